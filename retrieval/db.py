@@ -1,0 +1,46 @@
+"""Opening the shared SQLite database safely and applying each component's numbered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable, Sequence
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def open_db(path: Path | str) -> sqlite_utils.Database:
+    """WAL and a busy timeout let two draftpad processes (CLI and app) share one file."""
+    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return sqlite_utils.Database(conn)
+
+
+def migrate(db: sqlite_utils.Database, component: str, migrations: Sequence[Migration]) -> int:
+    """Apply migrations[n] for every n not yet recorded for `component`; each in its own transaction.
+
+    Components (library, sessions, ...) share the database but number their migrations apart.
+    Returns the schema version now in force.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (component TEXT, version INTEGER, PRIMARY KEY (component, version))")
+    for version, step in enumerate(migrations, start=1):
+        # BEGIN IMMEDIATE takes the write lock first, so two processes starting together
+        # cannot both apply the same step; the check happens under that lock.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            applied = db.execute(
+                "SELECT 1 FROM _migrations WHERE component = ? AND version = ?", [component, version]
+            ).fetchone()
+            if not applied:
+                step(db)
+                db.execute("INSERT INTO _migrations (component, version) VALUES (?, ?)", [component, version])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return len(migrations)
