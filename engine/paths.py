@@ -19,6 +19,8 @@ def database_path() -> Path:
 
 
 def cache_dir(name: str) -> Path:
-    path = data_dir() / "cache" / name
+    """Derived data that can be rebuilt (model copies, tables): DRAFTPAD_CACHE, else <data dir>/cache."""
+    root = os.environ.get("DRAFTPAD_CACHE")
+    path = (Path(root).expanduser() if root else data_dir() / "cache") / name
     path.mkdir(parents=True, exist_ok=True)
     return path

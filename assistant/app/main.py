@@ -1,0 +1,196 @@
+"""The draftpad Textual app: screens, global bindings, the background model, resume on restart."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from assistant.app.commands import DraftpadCommands, run_action
+from assistant.app.dialogs import TextViewScreen
+from assistant.app.last_place import Place, load_place, save_place
+from assistant.app.model_host import ModelHost
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux /proc); 0.0 where that is unknown."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            start_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class DraftpadApp(App):
+    TITLE = "draftpad"
+    SUB_TITLE = "local, private drafting"
+    COMMANDS = App.COMMANDS | {DraftpadCommands}
+    CSS = """
+    Screen { background: $background; }
+    .muted { color: $text-muted; }
+    .heading { text-style: bold; color: $accent; margin: 1 0 0 0; }
+    """
+    BINDINGS = [
+        Binding("f1", "help", "Help", tooltip="List every key of this screen"),
+        Binding("f2", "home", "Home", tooltip="Go to the home screen"),
+        Binding("f3", "library", "Library", tooltip="Import and search your documents"),
+        Binding("f4", "ask", "Ask", tooltip="Ask the local model a question"),
+        Binding("f9", "next_theme", "Theme", show=False, tooltip="Switch to the next colour theme"),
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit (everything is already saved)", priority=True),
+    ]
+
+    def __init__(self, model: str = "default", device: str = "auto", dtype: str = "auto",
+                 load_model: bool = True, resume: bool = True) -> None:
+        super().__init__()
+        self.host = ModelHost(model, device, dtype)
+        self.should_load_model = load_model
+        self.should_resume = resume
+        self.launch_seconds = 0.0  # process start -> first screen mounted
+        self._mounted_at = 0.0
+        self.place = Place()
+
+    # -- start-up -------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from assistant.app.screens.home import HomeScreen
+
+        self.push_screen(HomeScreen())
+        self.launch_seconds = process_age()
+        self.log(f"first screen mounted {self.launch_seconds:.2f}s after process start")
+        if self.should_load_model:
+            self.load_model()
+
+    @work(thread=True, exclusive=True, group="model-load")
+    def load_model(self) -> None:
+        self.host.load()
+        self.call_from_thread(self._model_loaded)
+
+    def _model_loaded(self) -> None:
+        if self.host.error:
+            self.notify(f"Could not load the model: {self.host.error}", severity="error", timeout=10)
+        else:
+            self.notify(f"Model ready: {self.host.describe()} ({self.host.loaded_seconds:.1f}s)", timeout=3)
+        for status in self.screen.query("StatusBar"):
+            status.refresh_figures()  # type: ignore[attr-defined]
+
+    def resume_last_place(self) -> None:
+        """Called by the home screen once the data layer is loaded (it lives in a worker)."""
+        if not self.should_resume:
+            return
+        self.should_resume = False
+        place = load_place()
+        self.place = place
+        if place.theme and place.theme in self.available_themes:
+            self.theme = place.theme
+        if place.screen == "library":
+            self.action_library()
+        elif place.screen == "ask":
+            self.action_ask()
+        elif place.screen in ("outline", "editor") and place.session_id is not None:
+            self.open_session(place.session_id, place.section if place.screen == "editor" else None)
+
+    def remember(self, screen: Screen) -> None:
+        """Record where the person is, so a restart returns there."""
+        name = getattr(screen, "place_name", "home")
+        session_id = getattr(screen, "session_id", None)
+        section = getattr(screen, "position", None)
+        self.place = Place(name, session_id, str(section) if section is not None else None, self.theme)
+        try:
+            save_place(self.place)
+        except OSError as exc:
+            self.notify(f"Could not save the app state: {exc}", severity="warning")
+
+    def watch_theme(self, theme: str) -> None:
+        if self.place.theme != theme and self.screen_stack:
+            self.remember(self.screen)
+
+    # -- navigation -----------------------------------------------------------------------
+    def _go(self, screen: Screen) -> None:
+        from assistant.app.screens.home import HomeScreen
+
+        while len(self.screen_stack) > 2 or (len(self.screen_stack) == 2 and not isinstance(self.screen, HomeScreen)):
+            self.pop_screen()
+        self.push_screen(screen)
+
+    def action_home(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_library(self) -> None:
+        from assistant.app.screens.library import LibraryScreen
+
+        self._go(LibraryScreen())
+
+    def action_ask(self) -> None:
+        from assistant.app.screens.ask import AskScreen
+
+        self._go(AskScreen())
+
+    def action_new_document(self) -> None:
+        from assistant.app.screens.home import HomeScreen
+
+        self.action_home()
+        if isinstance(self.screen, HomeScreen):
+            self.screen.action_new()
+
+    def open_session(self, session_id: int, position: str | int | None = None) -> None:
+        from assistant.app.screens.outline import OutlineScreen
+
+        self._go(OutlineScreen(session_id))
+        if position is not None:
+            from assistant.app.screens.editor import EditorScreen
+
+            self.push_screen(EditorScreen(session_id, int(position)))
+
+    def action_help(self) -> None:
+        self.push_screen(TextViewScreen("Keys", self.help_markdown(self.screen)))
+
+    def action_next_theme(self) -> None:
+        names = sorted(self.available_themes)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    # -- palette and help -----------------------------------------------------------------
+    def help_markdown(self, screen: Screen) -> str:
+        lines = [f"# {getattr(screen, 'place_name', 'draftpad').capitalize()}", ""]
+        intro = getattr(screen, "HELP", "")
+        if intro:
+            lines += [intro, ""]
+        lines += ["| key | action |", "|---|---|"]
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            text = binding.tooltip or binding.description or binding.action
+            if not text or binding.system or (binding.action, key) in seen:
+                continue
+            seen.add((binding.action, key))  # type: ignore[arg-type]
+            lines.append(f"| `{binding.key_display or key}` | {text} |")
+        extra = getattr(screen, "EXTRA_KEYS", ())
+        for key, text in extra:
+            lines.append(f"| `{key}` | {text} |")
+        lines += ["", "Ctrl+P opens the command palette with every action; F9 switches theme."]
+        return "\n".join(lines)
+
+    def palette_commands(self, screen: Screen) -> list[tuple[str, str, Any]]:
+        commands: list[tuple[str, str, Any]] = []
+        seen: set[str] = set()
+        for node in (screen, self):
+            for binding in getattr(node, "_bindings").key_to_bindings.values():
+                for one in binding:
+                    name = one.description or one.action
+                    if one.system or not name or name in seen:
+                        continue
+                    seen.add(name)
+                    commands.append((name, one.tooltip or "", run_action(self, node, one.action)))
+        commands.append(("New document", "Start a document from a template", self.action_new_document))
+        return commands
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,49 @@
+"""Where the editor's ghost-text continuations come from: superposed decoding when the engine
+has it, otherwise one greedy and k-1 seeded sampled completions (the same result shape)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from assistant.app.model_host import ModelHost
+
+# The model sees only the recent text: enough context for a phrase, cheap to prefill.
+CONTEXT_CHARS = 1500
+
+
+def continuations(host: ModelHost, prefix: str, cancel: threading.Event, k: int = 3,
+                  max_tokens: int = 16, ngram: Any = None) -> list[str]:
+    """Up to k distinct continuations of `prefix`, best first; [] while the model is loading."""
+    if not host.ready or not prefix.strip():
+        return []
+    context = prefix[-CONTEXT_CHARS:]
+    # Waiting here (rather than failing) keeps suggestions from racing a section generation.
+    if not host.busy.acquire(timeout=5.0):
+        return []
+    try:
+        if cancel.is_set():
+            return []
+        try:
+            from engine.superposed import suggest
+        except ImportError:
+            return _sampled(host, context, cancel, k, max_tokens)
+        found = suggest(host.lm, context, k=k, max_tokens=max_tokens, ngram=ngram, cancel=cancel)
+        return [s.text for s in found]
+    finally:
+        host.busy.release()
+
+
+def _sampled(host: ModelHost, context: str, cancel: threading.Event, k: int, max_tokens: int) -> list[str]:
+    from engine import GenerationConfig, generate
+
+    texts: list[str] = []
+    for i in range(k):
+        if cancel.is_set():
+            break
+        config = (GenerationConfig(max_new_tokens=max_tokens, stop=("\n\n",)) if i == 0 else
+                  GenerationConfig(max_new_tokens=max_tokens, temperature=0.8, top_p=0.95, seed=i, stop=("\n\n",)))
+        text = generate(host.lm, context, config, cancel=cancel).text
+        if text.strip() and text not in texts:
+            texts.append(text)
+    return texts

@@ -1,0 +1,181 @@
+"""What speculation costs and what it gains, measured rather than assumed.
+
+* `CostProfile`: seconds per verification forward at widths 1..64 on this device, measured once per
+  model + device + dtype + thread count and cached on disk (the width-1 cost also gives the plain
+  greedy tok/s estimate the app shows next to the last generation's speed).
+* `AcceptanceStats`: running acceptance per draft slot (recycling template node, or source x match
+  length x candidate rank x depth), with priors so unexplored slots still get tried.
+* `best_count`: how many draft nodes maximise expected tokens per second; 0 means plain decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from engine.loading import LoadedModel
+from engine.paths import cache_dir
+
+WIDTHS = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+PROFILE_CONTEXT = 256  # cache length the widths are timed against (a typical drafting prompt)
+MAX_WIDTH = WIDTHS[-1]
+
+
+@dataclass(frozen=True)
+class CostProfile:
+    widths: tuple[int, ...]
+    seconds: tuple[float, ...]
+
+    def cost(self, width: np.ndarray | int) -> np.ndarray:
+        return np.interp(width, self.widths, self.seconds)
+
+    @property
+    def one_token_seconds(self) -> float:
+        return float(self.seconds[0])
+
+
+def _profile_key(lm: LoadedModel) -> str:
+    raw = f"{lm.identity}|{lm.device}|{lm.dtype}|{torch.get_num_threads()}|{torch.__version__}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+@torch.inference_mode()
+def measure_profile(lm: LoadedModel, repeats: int = 3, context: int = PROFILE_CONTEXT) -> CostProfile:
+    """Time one forward of each width over a `context`-token cache; the minimum over repeats is the
+    least noisy estimate on a shared machine. Uses the same 4D-mask path as tree verification."""
+    from engine.verify import causal_chain_inputs, tree_forward
+
+    model, device = lm.model, lm.device
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 2048)
+    context = max(1, min(context, int(limit) - MAX_WIDTH - 1))
+    gen = torch.Generator().manual_seed(0)
+    prefix = torch.randint(0, lm.vocab_size, (1, context), generator=gen).to(device)
+    cache = DynamicCache()
+    model(input_ids=prefix, cache=cache, use_cache=True, logits_to_keep=1)
+    best = {w: float("inf") for w in WIDTHS}
+    for rep in range(repeats + 1):
+        for w in WIDTHS:
+            ids = torch.randint(0, lm.vocab_size, (1, w), generator=gen).to(device)
+            mask, positions = causal_chain_inputs(w, context, lm.dtype, device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            started = time.perf_counter()
+            tree_forward(model, ids, cache, mask, positions)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed = time.perf_counter() - started
+            cache.crop(context)
+            if rep:  # the first round only warms up kernels and allocators
+                best[w] = min(best[w], elapsed)
+    seconds = [best[w] for w in WIDTHS]
+    # wider can't really be cheaper; noise sometimes says so, which would mislead the planner
+    for i in range(len(seconds) - 2, -1, -1):
+        seconds[i] = min(seconds[i], seconds[i + 1])
+    return CostProfile(WIDTHS, tuple(seconds))
+
+
+_PROFILES: dict[str, CostProfile] = {}
+
+
+def cost_profile(lm: LoadedModel) -> CostProfile:
+    """The device's cost profile: from memory, else from disk, else measured now (a few seconds)."""
+    key = _profile_key(lm)
+    if key in _PROFILES:
+        return _PROFILES[key]
+    path = cache_dir("adaptive") / f"{key}.json"
+    profile = None
+    try:
+        raw = json.loads(path.read_text())
+        if tuple(raw["widths"]) == WIDTHS and len(raw["seconds"]) == len(WIDTHS):
+            profile = CostProfile(WIDTHS, tuple(float(s) for s in raw["seconds"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        profile = None
+    if profile is None:
+        profile = measure_profile(lm)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"widths": list(profile.widths), "seconds": list(profile.seconds)}))
+        os.replace(tmp, path)
+    _PROFILES[key] = profile
+    return profile
+
+
+def baseline_tok_s(lm: LoadedModel) -> float:
+    """Estimated plain greedy tokens/second on this device (1 / cost of a one-token forward)."""
+    return 1.0 / cost_profile(lm).one_token_seconds
+
+
+# --- acceptance statistics -------------------------------------------------------------------
+
+SOURCES = ("context", "reference")
+MATCH_BUCKETS = (1, 2, 3, 5, 8)  # lower bounds of match-length buckets
+CANDIDATE_RANKS = 2  # best candidate of a source vs the others
+MAX_CHAIN = 16
+# conditional chance that a chain's next token is right, by match-length bucket (a prior only)
+CHAIN_PRIOR = (0.35, 0.5, 0.65, 0.75, 0.85)
+PRIOR_WEIGHT = 3.0
+DECAY = 0.997  # old evidence fades so the planner follows the current text
+
+
+def match_bucket(match_len: int) -> int:
+    return int(np.searchsorted(MATCH_BUCKETS, match_len, side="right") - 1)
+
+
+@dataclass
+class AcceptanceStats:
+    template_prior: np.ndarray
+    drafted: np.ndarray = field(default=None)  # type: ignore[assignment]
+    accepted: np.ndarray = field(default=None)  # type: ignore[assignment]
+    prior: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        chain_prior = np.array([[[CHAIN_PRIOR[b] ** (d + 1) * (1.0 if r == 0 else 0.6)
+                                  for d in range(MAX_CHAIN)] for r in range(CANDIDATE_RANKS)]
+                                for b in range(len(MATCH_BUCKETS))])
+        per_source = chain_prior.reshape(-1)
+        self.prior = np.concatenate([self.template_prior] + [per_source] * len(SOURCES))
+        if self.drafted is None:
+            self.drafted = np.zeros_like(self.prior)
+            self.accepted = np.zeros_like(self.prior)
+
+    @property
+    def template_slots(self) -> int:
+        return len(self.template_prior)
+
+    def chain_slots(self, source: int, match_len: int, rank: int, length: int) -> np.ndarray:
+        base = self.template_slots + source * len(MATCH_BUCKETS) * CANDIDATE_RANKS * MAX_CHAIN
+        base += (match_bucket(match_len) * CANDIDATE_RANKS + min(rank, CANDIDATE_RANKS - 1)) * MAX_CHAIN
+        return base + np.arange(min(length, MAX_CHAIN))
+
+    def estimate(self, slots: np.ndarray) -> np.ndarray:
+        return (self.accepted[slots] + PRIOR_WEIGHT * self.prior[slots]) / (self.drafted[slots] + PRIOR_WEIGHT)
+
+    def record(self, drafted_slots: list[int], accepted_slots: list[int]) -> None:
+        self.drafted *= DECAY
+        self.accepted *= DECAY
+        np.add.at(self.drafted, drafted_slots, 1.0)
+        np.add.at(self.accepted, accepted_slots, 1.0)
+
+    def source_of(self, slot: int) -> str:
+        if slot < self.template_slots:
+            return "recycling"
+        per = len(MATCH_BUCKETS) * CANDIDATE_RANKS * MAX_CHAIN
+        return SOURCES[(slot - self.template_slots) // per]
+
+
+def best_count(sorted_probs: np.ndarray, profile: CostProfile, limit: int = MAX_WIDTH - 1) -> int:
+    """Number of draft nodes (likeliest first) that maximises expected tokens per second.
+
+    Expected tokens from a verification = 1 (the token the model picks anyway) + the sum of the
+    drafted nodes' acceptance chances; its cost is the forward at width 1 + nodes.
+    """
+    n = min(len(sorted_probs), limit)
+    gains = 1.0 + np.concatenate([[0.0], np.cumsum(sorted_probs[:n])])
+    rate = gains / profile.cost(np.arange(1, n + 2))
+    return int(np.argmax(rate))

@@ -1,0 +1,43 @@
+"""One verification forward over a draft tree, and keeping exactly the accepted positions' KV."""
+
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache
+
+
+@torch.inference_mode()
+def tree_forward(model: torch.nn.Module, input_ids: torch.Tensor, cache: DynamicCache,
+                 mask: torch.Tensor | None, positions: torch.Tensor | None) -> torch.Tensor:
+    """Logits [width, vocab] for every node. A 4D mask is passed through as-is by transformers'
+    masking utilities, so sdpa/eager attention see exactly the tree's visibility."""
+    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache,
+                use_cache=True, logits_to_keep=0)
+    return out.logits[0]
+
+
+def causal_chain_inputs(width: int, cached: int, dtype: torch.dtype, device: torch.device
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask and positions of a plain chain (used to time forwards the way trees are run)."""
+    visible = torch.ones(width, cached + width, dtype=torch.bool).tril(cached)
+    mask = torch.zeros(width, cached + width, dtype=dtype).masked_fill_(~visible, torch.finfo(dtype).min)
+    positions = torch.arange(cached, cached + width)
+    return mask.to(device)[None, None], positions.to(device)[None]
+
+
+def keep_accepted(cache: DynamicCache, cached: int, path: list[int]) -> None:
+    """After verifying root + tree at offsets cached.., keep the prefix, the root and the accepted
+    nodes `path` (tree indices, root excluded, in order). Accepted nodes need not be contiguous in
+    the tree, so they are gathered into place per layer before cutting the rest off."""
+    new_len = cached + 1 + len(path)
+    contiguous = path == list(range(1, len(path) + 1))
+    for layer in cache.layers:
+        keys, values = layer.keys, layer.values
+        if keys is None:
+            continue
+        if path and not contiguous:
+            src = torch.tensor(path, device=keys.device) + cached
+            keys[..., cached + 1:new_len, :] = keys.index_select(-2, src)
+            values[..., cached + 1:new_len, :] = values.index_select(-2, src)
+        layer.keys = keys[..., :new_len, :]
+        layer.values = values[..., :new_len, :]
