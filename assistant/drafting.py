@@ -27,7 +27,7 @@ __all__ = [
     "DraftResult", "FieldSpec", "Finding", "OutlineSection", "PlanResult", "SectionSpec", "SectionVersion",
     "Session", "SessionSummary", "Template", "accept", "add_section", "draft_all", "draft_section",
     "edit_section", "export", "get_session", "get_template", "history", "list_sessions", "list_templates",
-    "move_section", "new_session", "plan", "remove_section", "rename_section", "revert", "set_values",
+    "move_section", "needs_model", "new_session", "plan", "remove_section", "rename_section", "revert", "set_values",
     "template_errors", "validate",
 ]
 
@@ -188,6 +188,15 @@ def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
         return workflow.draft_all(store, session_id, lm, only_planned=only_planned, on_section=on_section,
                                   on_text=on_text, cancel=cancel, max_new_tokens=max_new_tokens,
                                   use_library=use_library)
+
+
+def needs_model(session_id: int, position: int) -> bool:
+    """False for a fixed section, which the template writes without the model."""
+    with _store() as store:
+        session = store.get(session_id)
+    section = session.section(position)
+    spec = next((s for s in get_template(session.template_id).sections if s.id == section.key), None) if section.key else None
+    return spec is None or spec.mode != "fixed"
 
 
 def accept(session_id: int, position: int) -> Session:

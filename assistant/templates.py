@@ -62,6 +62,7 @@ class Template:
     numbering: str = "none"  # none | sections ("1. Title" headings)
     heading: str = ""  # the document's title line, with {field}; empty: the session title
     adr: bool = False  # exported with adr-tools numbering and supersede links
+    max_extra_sections: int = 3  # how many sections beyond the template's `plan` may add
     source: str = ""  # the file it came from
 
     def field(self, name: str) -> FieldSpec | None:
@@ -107,6 +108,69 @@ def fill(text: str, values: dict[str, str], keep_missing: bool = True) -> str:
         if value:
             return value
         return token if keep_missing else ""
+
+    return PLACEHOLDER.sub(one, text)
+
+
+_AMOUNT = re.compile(r"^\s*(?:rs\.?|inr|₹)?\s*(\d[\d,]*)(?:\.(\d{1,2}))?\s*(?:/-)?\s*$", re.I)
+
+
+def indian_grouping(digits: str) -> str:
+    """12345678 -> 1,23,45,678 (lakh and crore grouping, as Indian documents write amounts)."""
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    groups = []
+    while len(head) > 2:
+        groups.insert(0, head[-2:])
+        head = head[:-2]
+    if head:
+        groups.insert(0, head)
+    return ",".join(groups + [tail])
+
+
+def format_money(value: str) -> str:
+    """'28000', 'Rs 28,000' or '₹28000' -> 'Rs. 28,000/-'; anything else is kept as written."""
+    match = _AMOUNT.match(value)
+    if not match:
+        return value
+    digits = match.group(1).replace(",", "").lstrip("0") or "0"
+    paise = match.group(2)
+    return f"Rs. {indian_grouping(digits)}" + (f".{paise.ljust(2, '0')}" if paise and paise.strip("0") else "/-")
+
+
+def list_items(value: str) -> list[str]:
+    """A list field's items: one per line, or separated by ';' (commas may occur inside an item)."""
+    return [i.strip().lstrip("-*• ").strip() for i in re.split(r"[;\n]", value) if i.strip().lstrip("-*• ").strip()]
+
+
+def render_text(template: "Template", text: str, values: dict[str, str]) -> str:
+    """Fill a template text: money is written the Indian way, empty optional fields vanish,
+    empty required ones stay `{name}` so validate reports them."""
+    shown: dict[str, str] = {}
+    for f in template.fields:
+        value = str(values.get(f.name, "") or "").strip()
+        if value and f.type == "money":
+            value = format_money(value)
+        shown[f.name] = value
+    keep = {f.name for f in template.fields if f.required}
+    lists = {f.name for f in template.fields if f.type == "list"}
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        name = match.group(1)
+        if shown.get(name):
+            if name in lists:
+                items = list_items(shown[name])
+                line_start = text.rfind("\n", 0, match.start()) + 1
+                line_end = text.find("\n", match.end())
+                alone = not text[line_start:match.start()].strip() and not text[match.end():None if line_end < 0 else line_end].strip()
+                # A list on a line of its own becomes bullets; inside a sentence, a comma list.
+                return "\n".join(f"- {i}" for i in items) if alone else ", ".join(items)
+            return shown[name]
+        return token if name in keep or name not in shown else ""
 
     return PLACEHOLDER.sub(one, text)
 
@@ -220,7 +284,8 @@ def _parse_section(data: object, index: int, line: int, field_names: set[str], v
         raise _Located(line, str(exc)) from None
 
 
-KNOWN_KEYS = {"id", "name", "kind", "description", "fields", "sections", "variants", "numbering", "heading", "adr"}
+KNOWN_KEYS = {"id", "name", "kind", "description", "fields", "sections", "variants", "numbering", "heading", "adr",
+              "max_extra_sections"}
 
 
 def parse_template(raw: str, source: str = "<template>") -> Template:
@@ -257,6 +322,9 @@ def _build(data: dict, raw: str, source: str) -> Template:
         heading = _text(data, "heading", "template")
         description = _text(data, "description", "template")
         adr = _flag(data, "adr", "template", False)
+        max_extra = data.get("max_extra_sections", 3)
+        if not isinstance(max_extra, int) or isinstance(max_extra, bool) or not 0 <= max_extra <= 20:
+            raise ValueError("template: 'max_extra_sections' must be a whole number from 0 to 20")
     except ValueError as exc:
         message = str(exc)
         key = next((k for k in KNOWN_KEYS if f"'{k}'" in message), "id")
@@ -290,7 +358,7 @@ def _build(data: dict, raw: str, source: str) -> Template:
         raise top("heading", f"heading uses unknown field '{unknown[0]}'")
     return Template(
         id=tid, name=name, kind=kind, description=description, fields=tuple(fields), sections=tuple(sections),
-        variants=variants, numbering=numbering, heading=heading, adr=adr, source=source,
+        variants=variants, numbering=numbering, heading=heading, adr=adr, max_extra_sections=max_extra, source=source,
     )
 
 

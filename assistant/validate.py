@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.sessions import Session
-from assistant.templates import Template, fill
+from assistant.templates import Template, list_items, render_text
 
 MONTHS = {name: i for i, names in enumerate(
     [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
@@ -130,7 +130,7 @@ def fact_present(kind: str, value: str, text: str) -> tuple[bool, str]:
             ok = bool(wanted_dates & dates_in(text))
             return ok, "" if ok else value
     if kind == "list":
-        items = [i for i in re.split(r"[;\n]|,(?!\d)", value) if norm_words(i)]
+        items = [i for i in list_items(value) if norm_words(i)]
         missing = [i.strip() for i in items if f" {norm_words(i)} " not in f" {norm_words(text)} "]
         return not missing, "; ".join(missing)
     if kind == "long_text":
@@ -208,7 +208,7 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
             findings.append(Finding("placeholder", f"section {section.position} '{section.title}' has an unresolved "
                                     f"{label}: {_quote(found)}", "error", section.position, section.title))
 
-    heading = fill(template.heading, session.values) if template.heading else ""
+    heading = render_text(template, template.heading, session.values) if template.heading else ""
     for found, label in placeholders_in(heading):
         findings.append(Finding("placeholder", f"the document heading has an unresolved {label}: {_quote(found)}"))
 

@@ -71,7 +71,7 @@ def measure_profile(lm: LoadedModel, repeats: int = 3, context: int = PROFILE_CO
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             elapsed = time.perf_counter() - started
-            cache.crop(context)
+            cache.crop(-w)
             if rep:  # the first round only warms up kernels and allocators
                 best[w] = min(best[w], elapsed)
     seconds = [best[w] for w in WIDTHS]

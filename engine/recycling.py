@@ -44,9 +44,13 @@ class RecyclingTable:
 
     def update(self, input_ids: torch.Tensor, logits: torch.Tensor) -> None:
         """Logits at position i follow token input_ids[i]: remember their top-k as its successors."""
+        with torch.inference_mode(False), torch.no_grad():
+            self._write(input_ids, logits)
+        self.dirty = True
+
+    def _write(self, input_ids: torch.Tensor, logits: torch.Tensor) -> None:
         top = torch.topk(logits, self.k, dim=-1).indices.to(torch.int32).cpu()
         self._view[input_ids.cpu()] = top
-        self.dirty = True
 
     def clear(self) -> None:
         self.rows.fill(-1)

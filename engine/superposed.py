@@ -22,7 +22,7 @@ from engine.loading import LoadedModel
 from engine.ngram import NgramModel
 
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
-SENTENCE_ENDS = (".", "!", "?", ";", ":")
+SENTENCE_ENDS = (".", "!", "?")
 INSTRUCTION = "Continue the text. Write only the next words."
 
 
@@ -65,10 +65,8 @@ def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail
     return head + list(tokenizer(tail, add_special_tokens=False)["input_ids"])
 
 
-def _ends_suggestion(piece: str, length: int, min_tokens: int) -> bool:
-    if "\n" in piece:
-        return True
-    return length >= min_tokens and piece.rstrip().endswith(SENTENCE_ENDS) and piece == piece.rstrip() + piece[len(piece.rstrip()):]
+def _ends_sentence(piece: str, length: int, min_tokens: int) -> bool:
+    return length >= min_tokens and piece.rstrip().endswith(SENTENCE_ENDS)
 
 
 class _Pieces:
@@ -154,7 +152,9 @@ def superposed_decode(
         spares = []
         for score, i, token in candidates:
             parent = alive[i]
-            if token in eos:
+            # a line end finishes a suggestion without being part of it (ghost text stays on its line)
+            line_end = stop_at_sentence and parent.tokens and "\n" in piece(token)
+            if token in eos or line_end:
                 if len(next_alive) < k:
                     finished.append(_Draft(parent.tokens, score, done=True))
                 continue
@@ -162,7 +162,7 @@ def superposed_decode(
             if len(next_alive) >= k:
                 spares.append(draft)
                 continue
-            if stop_at_sentence and _ends_suggestion(piece(token), len(draft.tokens), min_tokens):
+            if stop_at_sentence and _ends_sentence(piece(token), len(draft.tokens), min_tokens):
                 draft.done = True
                 finished.append(draft)
             else:
@@ -170,16 +170,23 @@ def superposed_decode(
         outcome.steps = step + 1
         alive = next_alive
         if on_update is not None:
-            on_update(_rank(tokenizer, finished + alive, k))
+            on_update(_rank(tokenizer, finished + alive, [], k))
         if len(finished) >= k or not alive:
             break
-    outcome.suggestions = _rank(tokenizer, finished + alive + spares, k)
+    if len(finished) >= k:
+        outcome.suggestions = _rank(tokenizer, finished, alive + spares, k)
+    else:
+        outcome.suggestions = _rank(tokenizer, finished + alive, spares, k)
     return outcome
 
 
-def _rank(tokenizer: object, drafts: list[_Draft], k: int) -> list[Suggestion]:
-    """Best k distinct non-empty texts by mean per-token score."""
-    ranked = sorted(drafts, key=lambda d: -d.score / max(len(d.tokens), 1))
+def _mean(draft: _Draft) -> float:
+    return draft.score / max(len(draft.tokens), 1)
+
+
+def _rank(tokenizer: object, primary: list[_Draft], fallback: list[_Draft], k: int) -> list[Suggestion]:
+    """Best k distinct non-empty texts by mean per-token score; `fallback` only fills up."""
+    ranked = sorted(primary, key=lambda d: -_mean(d)) + sorted(fallback, key=lambda d: -_mean(d))
     out: list[Suggestion] = []
     seen: set[str] = set()
     for draft in ranked:
@@ -188,7 +195,7 @@ def _rank(tokenizer: object, drafts: list[_Draft], k: int) -> list[Suggestion]:
         if not key or key in seen:
             continue
         seen.add(key)
-        out.append(Suggestion(text, draft.score / max(len(draft.tokens), 1), list(draft.tokens)))
+        out.append(Suggestion(text, _mean(draft), list(draft.tokens)))
         if len(out) == k:
             break
     return out

@@ -25,6 +25,7 @@ def causal_chain_inputs(width: int, cached: int, dtype: torch.dtype, device: tor
     return mask.to(device)[None, None], positions.to(device)[None]
 
 
+@torch.inference_mode()
 def keep_accepted(cache: DynamicCache, cached: int, path: list[int]) -> None:
     """After verifying root + tree at offsets cached.., keep the prefix, the root and the accepted
     nodes `path` (tree indices, root excluded, in order). Accepted nodes need not be contiguous in
@@ -32,7 +33,7 @@ def keep_accepted(cache: DynamicCache, cached: int, path: list[int]) -> None:
     new_len = cached + 1 + len(path)
     contiguous = path == list(range(1, len(path) + 1))
     for layer in cache.layers:
-        keys, values = layer.keys, layer.values
+        keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
         if keys is None:
             continue
         if path and not contiguous:

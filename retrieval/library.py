@@ -15,9 +15,25 @@ Interface (stable names):
 
 from __future__ import annotations
 
+import datetime as _dt
+import hashlib
+import os
+import sqlite3
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from engine.errors import UserError
+from retrieval import store
+from retrieval.chunking import chunk_section
+from retrieval.embedding import DIM, Embedder
+from retrieval.parsing import KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes
+from retrieval.ranking import fts_query, heading_similarity, query_terms, reciprocal_rank_fusion, snippet
+from retrieval.vectors import VectorIndex, choose_kind, fingerprint_of, index_kind
 
 # progress(done, total, path): called while importing; `path` is the file being processed.
 Progress = Callable[[int, int, str], None]
@@ -83,50 +99,520 @@ class ImportSummary:
     messages: list[str] = field(default_factory=list)  # e.g. "index rebuilt: ..."
 
 
-def open_library(db_path: Path | None = None) -> "Library":
+_EMBEDDER: Embedder | None = None
+_EMBEDDER_LOCK = threading.Lock()
+
+
+def shared_embedder() -> Embedder:
+    """One model per process: the app and tests open many libraries, the model loads once."""
+    global _EMBEDDER
+    with _EMBEDDER_LOCK:
+        if _EMBEDDER is None:
+            _EMBEDDER = Embedder()
+        return _EMBEDDER
+
+
+def index_path_for(db_path: Path) -> Path:
+    return db_path.with_name(db_path.stem + ".library.faiss")
+
+
+def open_library(db_path: Path | None = None, embedder: Embedder | None = None) -> "Library":
     """Open (creating if needed) the library in `db_path`, default `engine.paths.database_path()`.
 
-    A corrupt database is moved aside and a new one started; a missing or stale vector index is
-    rebuilt from the database (see `Library.messages`).
+    A database that SQLite cannot read is moved aside (kept, never deleted) and a new one started;
+    a missing or stale vector index is rebuilt from the database. What was repaired is listed in
+    `Library.messages`.
     """
-    raise NotImplementedError
+    if db_path is None:
+        from engine.paths import database_path
+
+        db_path = database_path()
+    db_path = Path(db_path).expanduser().absolute()
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the data folder {db_path.parent}: {exc.strerror}") from None
+    messages: list[str] = []
+    try:
+        db = _open_checked(db_path)
+    except sqlite3.DatabaseError as exc:
+        aside = _move_aside(db_path)
+        messages.append(f"the database {db_path} could not be read ({exc}); it was moved to {aside} "
+                        "and an empty library was started")
+        db = _open_checked(db_path)
+    lib = Library(db, db_path, embedder or shared_embedder(), messages)
+    lib._open_index()
+    return lib
+
+
+def _open_checked(db_path: Path):
+    from retrieval.db import open_db
+
+    db = open_db(db_path)
+    try:
+        store.ensure_schema(db)
+        db.execute("SELECT count(*) FROM library_documents").fetchone()
+        db.execute("SELECT count(*) FROM library_fts").fetchone()
+    except BaseException:
+        db.conn.close()
+        raise
+    return db
+
+
+def _move_aside(db_path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
+    os.replace(db_path, aside)
+    for suffix in ("-wal", "-shm"):
+        extra = db_path.with_name(db_path.name + suffix)
+        if extra.exists():
+            os.replace(extra, aside.with_name(aside.name + suffix))
+    return aside
+
+
+@dataclass
+class _Pending:
+    path: str
+    source: str
+    sha256: str
+    size: int
+    doc: ParsedDocument
+    chunk_texts: list[list[str]]  # per section
+    existed: bool
 
 
 class Library:
+    """The user's imported documents. Safe to share between threads (one lock serialises calls)."""
+
+    FLUSH_CHUNKS = 128  # embed and write this many chunks at a time during an import
+
+    def __init__(self, db, db_path: Path, embedder: Embedder, messages: list[str]) -> None:
+        self.db = db
+        self.db_path = db_path
+        self.index_path = index_path_for(db_path)
+        self.embedder = embedder
+        self.messages = messages
+        self.vectors = VectorIndex(self.index_path, DIM)
+        self._lock = threading.RLock()
+        self._saved_fp = None
+
+    # --- vector index upkeep -----------------------------------------------------------------
+
+    def _db_fingerprint(self):
+        return fingerprint_of(store.chunk_ids(self.db))
+
+    def _fetch(self, ids: np.ndarray) -> np.ndarray:
+        return store.chunk_vectors(self.db, ids, DIM)[1]
+
+    def _open_index(self) -> None:
+        db_ids = store.chunk_ids(self.db)
+        problem = self.vectors.load()
+        if problem:
+            self._rebuild(db_ids)
+            if len(db_ids):
+                self.messages.append(f"{problem}; rebuilt it from the database ({len(db_ids)} vectors)")
+            return
+        if choose_kind(len(db_ids)) != index_kind(self.vectors.index):
+            self._rebuild(db_ids)
+            return
+        if self.vectors.fingerprint != fingerprint_of(db_ids):
+            added, removed = self.vectors.sync(db_ids, self._fetch)
+            self.messages.append(f"vector index disagreed with the database; updated it "
+                                 f"({added} vectors added, {removed} removed)")
+            self._save_index()
+        self._saved_fp = self.vectors.fingerprint
+
+    def _rebuild(self, db_ids: np.ndarray | None = None) -> None:
+        ids, vecs = store.chunk_vectors(self.db, None, DIM)
+        self.vectors.rebuild(vecs, ids)
+        self._save_index()
+
+    def _save_index(self) -> None:
+        try:
+            self.vectors.save()
+            self._saved_fp = self.vectors.fingerprint
+        except (OSError, RuntimeError) as exc:
+            # The database is the store of record: the index is rebuilt at the next open.
+            self.messages.append(f"could not write the vector index {self.index_path} ({exc})")
+
+    def _sync_index(self) -> None:
+        """After a write: bring the index in line with the database and save it, under the
+        database's write lock so two processes importing at once take turns at the file."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            on_disk = self._disk_fingerprint()
+            if on_disk is not None and on_disk != self._saved_fp:
+                fresh = VectorIndex(self.index_path, DIM)
+                if fresh.load() is None:
+                    self.vectors = fresh  # another process wrote it since we last did
+            db_ids = store.chunk_ids(self.db)
+            if choose_kind(len(db_ids)) != index_kind(self.vectors.index):
+                ids, vecs = store.chunk_vectors(self.db, None, DIM)
+                self.vectors.rebuild(vecs, ids)
+            elif self.vectors.fingerprint != fingerprint_of(db_ids):
+                self.vectors.sync(db_ids, self._fetch)
+            self._save_index()
+        finally:
+            self.db.execute("COMMIT")
+
+    def _disk_fingerprint(self):
+        import json
+
+        from retrieval.vectors import Fingerprint
+
+        try:
+            meta = json.loads(self.vectors.meta_path.read_text())
+            return Fingerprint(int(meta["count"]), int(meta["id_sum"]), int(meta["id_max"]))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    # --- import ------------------------------------------------------------------------------
+
     def add_paths(self, paths: Iterable[Path | str], kind: str | None = None,
                   progress: Progress | None = None) -> ImportSummary:
         """Import files and folders (recursively). Unchanged files (same sha256) are no-ops; changed
         ones replace their previous version; unreadable/binary/empty/too-large files are skipped
         with a reason. `kind` is adr|legal|patent|other, guessed when None."""
-        raise NotImplementedError
+        if kind is not None and kind not in KINDS:
+            raise UserError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+        started = time.perf_counter()
+        summary = ImportSummary(messages=self.messages)
+        with self._lock:
+            files = self._expand(paths, summary)
+            pending: list[_Pending] = []
+            n_chunks = 0
+            for done, path in enumerate(files, start=1):
+                item = self._prepare(path, kind, summary)
+                if item is not None:
+                    pending.append(item)
+                    n_chunks += sum(len(c) for c in item.chunk_texts)
+                if n_chunks >= self.FLUSH_CHUNKS or done == len(files):
+                    self._flush(pending, summary)
+                    pending, n_chunks = [], 0
+                if progress:
+                    progress(done, len(files), str(path))
+            if summary.added or summary.updated:
+                self._sync_index()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _expand(self, paths: Iterable[Path | str], summary: ImportSummary) -> list[Path]:
+        files: list[Path] = []
+        seen: set[Path] = set()
+        for raw in paths:
+            path = Path(raw).expanduser().absolute()
+            if path.is_dir():
+                found: list[Path] = []
+
+                def unreadable(err: OSError) -> None:
+                    summary.skipped.append((str(err.filename), f"cannot read folder: {err.strerror}"))
+
+                for root, dirs, names in os.walk(path, onerror=unreadable):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    for name in sorted(names):
+                        if name.startswith("."):
+                            continue
+                        child = Path(root) / name
+                        if child.suffix.lower() in SUPPORTED_SUFFIXES - {""}:
+                            found.append(child)
+                        else:
+                            summary.skipped.append((str(child), f"unsupported file type {child.suffix or '(none)'}"))
+                candidates = found
+            elif path.exists():
+                candidates = [path]
+            else:
+                summary.skipped.append((str(path), "no such file or folder"))
+                continue
+            for child in candidates:
+                resolved = child.resolve()
+                if resolved not in seen:
+                    seen.add(resolved)
+                    files.append(resolved)
+        return files
+
+    def _prepare(self, path: Path, kind: str | None, summary: ImportSummary) -> _Pending | None:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise Skip(f"larger than the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+            data = path.read_bytes()
+        except Skip as exc:
+            summary.skipped.append((str(path), str(exc)))
+            return None
+        except OSError as exc:
+            summary.skipped.append((str(path), f"cannot read: {exc.strerror or exc}"))
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        old = store.get_document(self.db, str(path))
+        if old is not None and old.sha256 == digest and (kind is None or kind == old.kind):
+            summary.unchanged.append(str(path))
+            return None
+        try:
+            doc = parse_bytes(path, data, kind)
+        except Skip as exc:
+            summary.skipped.append((str(path), str(exc)))
+            return None
+        chunks = [[c.text for c in chunk_section(doc.title, s.heading, s.text)] for s in doc.sections]
+        return _Pending(str(path), path.parent.name, digest, len(data), doc, chunks, old is not None)
+
+    def _flush(self, pending: list[_Pending], summary: ImportSummary) -> None:
+        texts = [t for item in pending for section in item.chunk_texts for t in section]
+        vectors = self.embedder.embed(texts)
+        at = 0
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        for item in pending:
+            sections = []
+            for parsed, chunk_texts in zip(item.doc.sections, item.chunk_texts):
+                pairs = [(t, vectors[at + n]) for n, t in enumerate(chunk_texts)]
+                at += len(chunk_texts)
+                sections.append(store.NewSection(parsed.heading, parsed.level, parsed.text, pairs))
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                store.write_document(self.db, path=item.path, kind=item.doc.kind, title=item.doc.title,
+                                     source=item.source, sha256=item.sha256, size=item.size, imported_at=now,
+                                     metadata=item.doc.metadata, sections=sections)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            (summary.updated if item.existed else summary.added).append(item.path)
+
+    # --- search ------------------------------------------------------------------------------
+
+    def _filters(self, kind: str | None, source: str | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if kind:
+            clauses.append("d.kind = ?")
+            params.append(kind)
+        if source:
+            prefix = str(Path(source).expanduser().absolute())
+            clauses.append("(d.source = ? OR d.path = ? OR d.path LIKE ? ESCAPE '\\')")
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params += [source, prefix, escaped.rstrip("/") + "/%"]
+        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+    def _fts_ranking(self, text: str, where: str, params: list[Any], limit: int) -> list[int]:
+        match = fts_query(text)
+        if not match:
+            return []
+        rows = self.db.execute(
+            "SELECT s.id FROM library_fts f JOIN library_sections s ON s.id = f.rowid "
+            "JOIN library_documents d ON d.id = s.document_id "
+            f"WHERE library_fts MATCH ? {where} ORDER BY bm25(library_fts, 3.0, 2.0, 1.0) LIMIT ?",
+            [match, *params, limit]).fetchall()
+        return [r[0] for r in rows]
+
+    def _vector_ranking(self, qvec: np.ndarray, where: str, params: list[Any], limit: int) -> list[int]:
+        want = limit * (6 if where else 2)
+        for _attempt in range(3):
+            _scores, ids = self.vectors.search(qvec, want)
+            sections = self._sections_for_chunks(ids, where, params)
+            if len(sections) >= limit or want >= self.vectors.index.ntotal:
+                return sections[:limit]
+            want *= 8
+        return sections[:limit]
+
+    def _sections_for_chunks(self, ids: np.ndarray, where: str, params: list[Any]) -> list[int]:
+        if not len(ids):
+            return []
+        id_list = [int(i) for i in ids]
+        rows: list[tuple[int, int]] = []
+        for start in range(0, len(id_list), 900):
+            part = id_list[start:start + 900]
+            rows += self.db.execute(
+                "SELECT c.id, c.section_id FROM library_chunks c JOIN library_sections s ON s.id = c.section_id "
+                f"JOIN library_documents d ON d.id = s.document_id WHERE c.id IN ({','.join('?' * len(part))}){where}",
+                [*part, *params]).fetchall()
+        section_of = dict(rows)
+        out: list[int] = []
+        seen: set[int] = set()
+        for cid in id_list:
+            sid = section_of.get(cid)
+            if sid is not None and sid not in seen:
+                seen.add(sid)
+                out.append(sid)
+        return out
+
+    def _section_rows(self, section_ids: list[int]) -> dict[int, tuple]:
+        if not section_ids:
+            return {}
+        rows = self.db.execute(
+            "SELECT s.id, d.path, d.title, s.heading, s.text, d.kind FROM library_sections s "
+            f"JOIN library_documents d ON d.id = s.document_id WHERE s.id IN ({','.join('?' * len(section_ids))})",
+            section_ids).fetchall()
+        return {r[0]: r for r in rows}
 
     def search(self, query: str, k: int = 10, kind: str | None = None,
                source: str | None = None) -> list[Hit]:
         """Hybrid search (FTS5 BM25 + vectors, reciprocal rank fusion); one hit per section."""
-        raise NotImplementedError
+        if not query.strip() or k <= 0:
+            return []
+        if kind is not None and kind not in KINDS:
+            raise UserError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+        with self._lock:
+            where, params = self._filters(kind, source)
+            depth = max(50, 3 * k)
+            fts = self._fts_ranking(query, where, params, depth)
+            vec = self._vector_ranking(self.embedder.embed_query(query), where, params, depth)
+            fused = reciprocal_rank_fusion([fts, vec])[:k]
+            rows = self._section_rows([sid for sid, _ in fused])
+            terms = query_terms(query)
+            return [Hit(path=r[1], title=r[2], heading=r[3], snippet=snippet(r[4], terms), score=round(score, 6),
+                        kind=r[5])
+                    for sid, score in fused if (r := rows.get(sid))]
 
     def examples(self, kind: str, heading: str, text: str = "", k: int = 3) -> list[Example]:
         """The k most useful past sections for drafting a section called `heading` in a document of
-        `kind`, given the text written so far; sections whose heading matches are favoured."""
-        raise NotImplementedError
+        `kind`, given the text written so far; sections whose heading matches are favoured, sections
+        too short to teach anything are left out, and at most one section comes from a document."""
+        if k <= 0:
+            return []
+        with self._lock:
+            where, params = self._filters(kind, None)
+            query = f"{heading}\n{text[-600:]}".strip()
+            if not query:
+                return []
+            qvec = self.embedder.embed_query(query)
+            fts = self._fts_ranking(query, where, params, 100)
+            vec = self._vector_ranking(qvec, where, params, 100)
+            # Sections whose heading says the same thing, however they rank on content.
+            named: list[int] = []
+            head_terms = query_terms(heading)
+            if head_terms:
+                match = "heading : (" + " OR ".join(f'"{t}"' for t in head_terms) + ")"
+                named = [r[0] for r in self.db.execute(
+                    "SELECT s.id FROM library_fts f JOIN library_sections s ON s.id = f.rowid "
+                    "JOIN library_documents d ON d.id = s.document_id "
+                    f"WHERE library_fts MATCH ? {where} LIMIT 400", [match, *params]).fetchall()]
+            pool = list(dict.fromkeys(fts + vec + named))
+            rows = self._section_rows(pool)
+            # Rank the whole pool by content likeness exactly, so heading matches compete on content too.
+            content = self._exact_ranking(qvec, pool)
+            fused = dict(reciprocal_rank_fusion([fts, content]))
+            bonus = 2.0 / 61
+            scored = []
+            for sid in pool:
+                row = rows.get(sid)
+                if row is None or len(row[4].split()) < 15:
+                    continue
+                score = fused.get(sid, 0.0) + bonus * heading_similarity(heading, row[3])
+                scored.append((score, sid))
+            scored.sort(reverse=True)
+            out: list[Example] = []
+            used: set[str] = set()
+            for score, sid in scored:
+                row = rows[sid]
+                if row[1] in used:
+                    continue
+                used.add(row[1])
+                out.append(Example(path=row[1], title=row[2], heading=row[3], text=row[4], score=round(score, 6)))
+                if len(out) == k:
+                    break
+            return out
+
+    def _exact_ranking(self, qvec: np.ndarray, section_ids: list[int]) -> list[int]:
+        if not section_ids:
+            return []
+        best: dict[int, float] = {}
+        for start in range(0, len(section_ids), 900):
+            part = section_ids[start:start + 900]
+            for sid, blob in self.db.execute(
+                    f"SELECT section_id, embedding FROM library_chunks WHERE section_id IN ({','.join('?' * len(part))})",
+                    part).fetchall():
+                score = float(np.frombuffer(blob, dtype=np.float32) @ qvec)
+                if score > best.get(sid, -2.0):
+                    best[sid] = score
+        return sorted(best, key=lambda s: -best[s])
+
+    # --- documents ---------------------------------------------------------------------------
+
+    def _stored_path(self, path: Path | str) -> str:
+        p = Path(path).expanduser()
+        for candidate in (str(p.absolute().resolve()) if p.exists() else None, str(p.absolute()), str(path)):
+            if candidate and store.get_document(self.db, candidate) is not None:
+                return candidate
+        return str(p.absolute())
 
     def document(self, path: Path | str) -> Document:
         """The full imported document (raises UserError if it is not in the library)."""
-        raise NotImplementedError
+        with self._lock:
+            row = store.get_document(self.db, self._stored_path(path))
+            if row is None:
+                raise UserError(f"{path} is not in the library")
+            sections = [Section(o, h, t) for o, h, _lvl, t in store.sections_of(self.db, row.id)]
+            text = "\n\n".join((f"{s.heading.split(' > ')[-1]}\n\n{s.text}" if s.heading else s.text)
+                               for s in sections)
+            return Document(path=row.path, title=row.title, kind=row.kind, metadata=row.metadata,
+                            sections=sections, text=text)
 
     def stats(self) -> dict:
-        raise NotImplementedError
+        with self._lock:
+            q = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+            by_kind = dict(self.db.execute("SELECT kind, count(*) FROM library_documents GROUP BY kind").fetchall())
+            size = lambda p: p.stat().st_size if p.exists() else 0  # noqa: E731
+            return {
+                "documents": q("SELECT count(*) FROM library_documents"),
+                "by_kind": by_kind,
+                "sections": q("SELECT count(*) FROM library_sections"),
+                "chunks": q("SELECT count(*) FROM library_chunks"),
+                "vectors": int(self.vectors.index.ntotal),
+                "index_type": index_kind(self.vectors.index),
+                "database": str(self.db_path),
+                "database_bytes": size(self.db_path) + size(self.db_path.with_name(self.db_path.name + "-wal")),
+                "index_file": str(self.index_path),
+                "index_bytes": size(self.index_path),
+                "embedding_model": "all-MiniLM-L6-v2",
+            }
 
     def list_documents(self) -> list[DocumentInfo]:
-        raise NotImplementedError
+        with self._lock:
+            return [DocumentInfo(d.path, d.title, d.kind, d.source, n, d.imported_at)
+                    for d, n in store.list_documents(self.db)]
 
     def remove(self, path: Path | str) -> bool:
         """Remove a document with its sections, chunks and vectors; False if it was not there."""
-        raise NotImplementedError
+        with self._lock:
+            row = store.get_document(self.db, self._stored_path(path))
+            if row is None:
+                return False
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                store.delete_document(self.db, row.id)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self._sync_index()
+            return True
+
+    def reindex(self) -> dict:
+        """Rebuild the vector index from the stored embeddings and compact the word index."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                ids, vecs = store.chunk_vectors(self.db, None, DIM)
+                self.vectors.rebuild(vecs, ids)
+                self._save_index()
+                self.db.execute("INSERT INTO library_fts(library_fts) VALUES ('optimize')")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            return {"vectors": len(ids), "index_type": index_kind(self.vectors.index)}
 
     def all_section_texts(self) -> Iterator[str]:
         """Every section's text, streamed (used to build the suggestions' n-gram model)."""
-        raise NotImplementedError
+        return store.iter_section_texts(self.db)
 
     def close(self) -> None:
-        raise NotImplementedError
+        with self._lock:
+            try:
+                self.db.conn.close()
+            except sqlite3.Error:
+                pass
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

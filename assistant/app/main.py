@@ -48,9 +48,10 @@ class DraftpadApp(App):
     ]
 
     def __init__(self, model: str = "default", device: str = "auto", dtype: str = "auto",
-                 load_model: bool = True, resume: bool = True) -> None:
+                 load_model: bool = True, resume: bool = True, section_tokens: int | None = None) -> None:
         super().__init__()
         self.host = ModelHost(model, device, dtype)
+        self.section_tokens = section_tokens  # None: each template section's own budget
         self.should_load_model = load_model
         self.should_resume = resume
         self.launch_seconds = 0.0  # process start -> first screen mounted

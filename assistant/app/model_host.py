@@ -86,3 +86,12 @@ class ModelHost:
             speedup = stats.tok_s / baseline if baseline > 0 else None
         self.last = LastRun(stats.tok_s, stats.tokens_per_forward, stats.new_tokens, speedup, stats.method)
         return self.last
+
+    def record_dict(self, stats: dict) -> LastRun:
+        """The same figures from a stored version's stats (the drafting core keeps them as a dict)."""
+        speedup = stats.get("speedup")
+        self.last = LastRun(float(stats.get("tok_s", 0.0)), float(stats.get("tokens_per_forward", 0.0)),
+                            int(stats.get("new_tokens", 0)), float(speedup) if speedup else None,
+                            str(stats.get("method", "")))
+        return self.last
+

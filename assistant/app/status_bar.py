@@ -33,7 +33,7 @@ def describe_model(host: ModelHost, now: float | None = None) -> str:
 
 class StatusBar(Horizontal):
     DEFAULT_CSS = """
-    StatusBar { height: 1; dock: bottom; background: $panel; color: $text-muted; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     StatusBar #status-model { width: auto; }
     StatusBar #status-progress { width: 16; margin: 0 1; }
     StatusBar #status-progress Bar { width: 14; }

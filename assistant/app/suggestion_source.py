@@ -13,8 +13,10 @@ CONTEXT_CHARS = 1500
 
 
 def continuations(host: ModelHost, prefix: str, cancel: threading.Event, k: int = 3,
-                  max_tokens: int = 16, ngram: Any = None) -> list[str]:
-    """Up to k distinct continuations of `prefix`, best first; [] while the model is loading."""
+                  max_tokens: int = 16, document: str = "") -> list[str]:
+    """Up to k distinct continuations of `prefix`, best first; [] while the model is loading.
+
+    `document` (the whole text being edited) joins the library's n-gram model for scoring."""
     if not host.ready or not prefix.strip():
         return []
     context = prefix[-CONTEXT_CHARS:]
@@ -28,10 +30,20 @@ def continuations(host: ModelHost, prefix: str, cancel: threading.Event, k: int 
             from engine.superposed import suggest
         except ImportError:
             return _sampled(host, context, cancel, k, max_tokens)
-        found = suggest(host.lm, context, k=k, max_tokens=max_tokens, ngram=ngram, cancel=cancel)
+        found = suggest(host.lm, context, k=k, max_tokens=max_tokens, ngram=_ngram(host, document), cancel=cancel)
         return [s.text for s in found]
     finally:
         host.busy.release()
+
+
+def _ngram(host: ModelHost, document: str) -> Any:
+    """The library + templates + this document's n-gram model; None if it cannot be had."""
+    try:
+        from assistant.suggestions import ngram_for
+
+        return ngram_for(host.lm, document)
+    except Exception:  # noqa: BLE001 - suggestions still work from the model alone
+        return None
 
 
 def _sampled(host: ModelHost, context: str, cancel: threading.Event, k: int, max_tokens: int) -> list[str]:

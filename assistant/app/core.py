@@ -1,0 +1,52 @@
+"""The app's only doorway to the drafting core and the library, for use from worker threads.
+
+Both import torch indirectly (via engine), so they are imported on first use, never while the
+first screen is being drawn.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+def drafting() -> Any:
+    from assistant import drafting as module
+
+    return module
+
+
+@contextmanager
+def library() -> Iterator[Any]:
+    """A short-lived library connection: each worker thread opens its own."""
+    from retrieval.library import open_library
+
+    lib = open_library()
+    try:
+        yield lib
+    finally:
+        lib.close()
+
+
+def library_summary() -> str:
+    """One paragraph for the home screen; an unavailable library is reported, not raised."""
+    try:
+        with library() as lib:
+            stats = lib.stats()
+    except Exception as exc:  # noqa: BLE001 - the home screen must open whatever the library's state
+        return f"Library unavailable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    documents = stats.get("documents", 0)
+    if not documents:
+        return "Your library is empty. Press F3 and import a folder of past documents: drafts then follow your own examples."
+    kinds = stats.get("kinds") or stats.get("by_kind") or {}
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) if isinstance(kinds, dict) else ""
+    sections = stats.get("sections", 0)
+    return f"{documents} documents, {sections} sections" + (f" ({detail})" if detail else "")
+
+
+def message_of(exc: BaseException) -> str:
+    """The one line a notification shows for a failure."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    from engine.errors import UserError
+
+    return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"

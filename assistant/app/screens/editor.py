@@ -1,0 +1,432 @@
+"""Section editor: write, generate, accept; versions, $EDITOR, examples from the library, findings."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from assistant.app import buffers, core
+from assistant.app.base import DraftpadScreen
+from assistant.app.dialogs import ConfirmScreen, PickScreen, TextViewScreen
+from assistant.app.ghost_text import GhostTextArea
+from assistant.app.suggestion_source import continuations
+
+SAVE_DELAY = 0.4  # seconds of quiet before the buffer file is rewritten
+
+
+def findings_text(findings: list[Any]) -> Text:
+    if not findings:
+        return Text("✓ no problems found in this section", style="green")
+    text = Text()
+    for finding in findings:
+        style = "red" if finding.severity == "error" else "yellow"
+        text.append(f"{'✗' if finding.severity == 'error' else '!'} {finding.message}\n", style=style)
+    return text
+
+
+class EditorScreen(DraftpadScreen):
+    place_name = "editor"
+    HELP = ("Write the section or press Ctrl+G to draft it with the model. Pause while typing to see a "
+            "suggestion in grey: Tab accepts it, Alt+] / Alt+[ show the others, Esc dismisses, Alt+S lists all.")
+    EXTRA_KEYS = (("ctrl+z / ctrl+y", "Undo / redo"), ("tab", "Accept the ghost-text suggestion"),
+                  ("alt+] / alt+[ (alt+n / alt+p)", "Next / previous suggestion"),
+                  ("alt+s", "List all suggestions"), ("escape", "Dismiss the suggestion, or stop generating"))
+    BINDINGS = [
+        Binding("ctrl+g", "generate", "Generate", tooltip="Draft (or redraft) this section with the model"),
+        Binding("escape", "stop", "Stop", show=False, tooltip="Stop the generation (its text is kept)"),
+        Binding("ctrl+r", "accept", "Accept", tooltip="Accept this section's text"),
+        Binding("ctrl+s", "save", "Save", tooltip="Store the text as a new version now (it autosaves too)"),
+        Binding("ctrl+t", "versions", "Versions", tooltip="Browse, diff and revert versions of this section"),
+        Binding("f8", "external_editor", "$EDITOR", tooltip="Edit this section in your $EDITOR"),
+        Binding("ctrl+o", "outline", "Outline", tooltip="Back to the outline"),
+        Binding("alt+down", "neighbour(1)", "Next section", show=False, tooltip="Open the next section"),
+        Binding("alt+up", "neighbour(-1)", "Previous section", show=False, tooltip="Open the previous section"),
+    ]
+    DEFAULT_CSS = """
+    EditorScreen #editor-main { height: 1fr; }
+    EditorScreen #editor-left { width: 3fr; padding: 0 1; }
+    EditorScreen #editor-right { width: 1fr; min-width: 28; padding: 0 1; }
+    EditorScreen #editor-text { height: 1fr; }
+    EditorScreen #editor-findings { height: auto; max-height: 6; }
+    EditorScreen #editor-examples { height: 1fr; }
+    EditorScreen #editor-state { color: $text-muted; height: 1; }
+    """
+
+    def __init__(self, session_id: int, position: int) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.position = position
+        self.session: Any = None
+        self.section: Any = None
+        self.template: Any = None
+        self.examples: list[Any] = []
+        self.saved_text = ""  # the text of the current stored version
+        self.generating = False
+        self.cancel = threading.Event()
+        self.generation: Any = None  # the last DraftResult
+        self._buffer_timer: Timer | None = None
+        self._loading = True
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="editor-main"):
+            with Vertical(id="editor-left"):
+                yield Label("", id="editor-title", classes="heading")
+                yield GhostTextArea("", provider=self.suggest, id="editor-text", soft_wrap=True)
+                yield Static("", id="editor-state")
+                yield Static("", id="editor-findings")
+            with Vertical(id="editor-right"):
+                yield Label("Examples from your library", classes="heading")
+                yield OptionList(id="editor-examples")
+
+    def on_mount(self) -> None:
+        area = self.query_one(GhostTextArea)
+        area.loading = True
+        area.focus()
+        self.load()
+
+    @property
+    def area(self) -> GhostTextArea:
+        return self.query_one(GhostTextArea)
+
+    # -- loading --------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="editor-load")
+    def load(self) -> None:
+        try:
+            drafting = core.drafting()
+            session = drafting.get_session(self.session_id)
+            section = session.section(self.position)
+            template = drafting.get_template(session.template_id)
+            unsaved = buffers.read_buffer(section.id)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, f"Could not open the section: {core.message_of(exc)}",
+                                      severity="error")
+            return
+        self.app.call_from_thread(self.show, session, section, template, unsaved)
+        self.refresh_side_panels(session, section, template)
+
+    def show(self, session: Any, section: Any, template: Any, unsaved: str | None) -> None:
+        self.session, self.section, self.template = session, section, template
+        self.saved_text = section.text
+        self.sub_title = session.title
+        self.update_title()
+        area = self.area
+        self._loading = True
+        text = unsaved if unsaved is not None and unsaved != section.text else section.text
+        area.load_text(text)
+        area.loading = False
+        area.move_cursor(area.document.end)
+        self._loading = False
+        if unsaved is not None and unsaved != section.text:
+            self.notify("Restored unsaved edits from your last session.")
+        self.dp.remember(self)
+
+    def update_title(self) -> None:
+        section = self.section
+        required = any(s.id == section.key and s.required for s in self.template.sections)
+        self.query_one("#editor-title", Label).update(Text.assemble(
+            (f"{section.position}. {section.title}", "bold"), ("  required" if required else "", "italic dim"),
+            (f"  {section.status}", "dim")))
+
+    def refresh_side_panels(self, session: Any, section: Any, template: Any) -> None:
+        """Runs in a worker: examples from the library and this section's validation findings."""
+        examples: list[Any] = []
+        try:
+            with core.library() as lib:
+                examples = lib.examples(template.kind, section.title, section.text[:500], k=3)
+        except Exception:  # noqa: BLE001 - no library or an empty one: the panel says so
+            examples = []
+        try:
+            findings = [f for f in core.drafting().validate(self.session_id) if f.section == section.position]
+        except Exception as exc:  # noqa: BLE001
+            findings = []
+            self.app.call_from_thread(self.notify, f"Validation failed: {core.message_of(exc)}", severity="warning")
+        self.app.call_from_thread(self.show_side_panels, examples, findings)
+
+    def show_side_panels(self, examples: list[Any], findings: list[Any]) -> None:
+        self.examples = examples
+        listing = self.query_one("#editor-examples", OptionList)
+        listing.clear_options()
+        if not examples:
+            listing.add_option(Option(Text("No examples: import past documents in the Library (F3).", style="dim"),
+                                      disabled=True))
+        for index, example in enumerate(examples):
+            label = Text.assemble((example.heading or example.title, "bold"), "\n",
+                                  (Path(example.path).name, "dim italic"), "\n",
+                                  (example.text[:160].replace("\n", " ") + "…", ""))
+            listing.add_option(Option(label, id=f"example:{index}"))
+        self.query_one("#editor-findings", Static).update(findings_text(findings))
+
+    @work(thread=True, exclusive=True, group="editor-side")
+    def refresh_side(self) -> None:
+        try:
+            session = core.drafting().get_session(self.session_id)
+            section = session.section(self.position)
+        except Exception:  # noqa: BLE001
+            return
+        self.refresh_side_panels(session, section, self.template)
+
+    @on(OptionList.OptionSelected, "#editor-examples")
+    def open_example(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.read_document(self.examples[int(event.option.id.split(":")[1])].path)
+
+    @work(thread=True, group="document")
+    def read_document(self, path: str) -> None:
+        try:
+            with core.library() as lib:
+                document = lib.document(path)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, core.message_of(exc), severity="error")
+            return
+        self.app.call_from_thread(self.app.push_screen,
+                                  TextViewScreen(f"{document.title} — {document.path}", document.text))
+
+    # -- saving ---------------------------------------------------------------------------
+    @on(GhostTextArea.Changed)
+    def changed(self) -> None:
+        if self._loading or self.section is None:
+            return
+        if self._buffer_timer is not None:
+            self._buffer_timer.stop()
+        self._buffer_timer = self.set_timer(SAVE_DELAY, self.write_buffer)
+        self.query_one("#editor-state", Static).update("" if self.generating else "edited · autosaved")
+
+    def write_buffer(self) -> None:
+        self._buffer_timer = None
+        if self.section is None or self.generating:
+            return
+        text = self.area.text
+        try:
+            if text == self.saved_text:
+                buffers.drop_buffer(self.section.id)
+            else:
+                buffers.write_buffer(self.section.id, text)
+        except OSError as exc:
+            self.notify(f"Could not autosave: {exc}", severity="error")
+
+    def save(self, quiet: bool = True) -> bool:
+        """Store the editor's text as a version if it differs from the stored one."""
+        if self.section is None or self.generating:
+            return False
+        text = self.area.text
+        if text == self.saved_text:
+            if not quiet:
+                self.notify("Nothing changed since the last version.")
+            return True
+        try:
+            version = core.drafting().edit_section(self.session_id, self.position, text)
+        except Exception as exc:  # noqa: BLE001 - the buffer file still holds the text
+            self.notify(f"Could not save: {core.message_of(exc)}", severity="error")
+            return False
+        self.saved_text = version.text
+        buffers.drop_buffer(self.section.id)
+        self.query_one("#editor-state", Static).update(f"saved as v{version.version}")
+        if not quiet:
+            self.notify(f"Saved as version {version.version}.")
+        return True
+
+    def action_save(self) -> None:
+        self.save(quiet=False)
+
+    def on_screen_suspend(self) -> None:
+        self.save()
+
+    def on_unmount(self) -> None:
+        # Quitting from here: store what was typed (the buffer file already has it).
+        try:
+            self.save()
+        except Exception:  # noqa: BLE001 - the buffer is the safety net
+            pass
+
+    # -- generation -----------------------------------------------------------------------
+    def action_generate(self) -> None:
+        if self.generating or self.section is None:
+            return
+        host = self.dp.host
+        if host.error:
+            self.notify(f"No model: {host.error}", severity="error")
+            return
+        if not self.save():
+            return
+        self.generating = True
+        self.cancel = threading.Event()
+        area = self.area
+        area.cancel_suggestions()
+        area.read_only = True
+        area.clear()
+        self.query_one("#editor-state", Static).update(
+            "waiting for the model to load…" if not host.ready else "generating… (Esc stops)")
+        self.run_generation(self.cancel)
+
+    @work(thread=True, exclusive=True, group="generate")
+    def run_generation(self, cancel: threading.Event) -> None:
+        host = self.dp.host
+        if not host.wait() or cancel.is_set():
+            self.app.call_from_thread(self.generated, None, host.error or "stopped before the model was ready")
+            return
+        self.app.call_from_thread(self.query_one("#editor-state", Static).update, "generating… (Esc stops)")
+        try:
+            with host.busy:
+                result = core.drafting().draft_section(
+                    self.session_id, self.position, host.lm, cancel=cancel, max_new_tokens=self.dp.section_tokens,
+                    on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.generated, None, core.message_of(exc))
+            return
+        self.app.call_from_thread(self.generated, result, "")
+
+    def streamed(self, chunk: str) -> None:
+        area = self.area
+        area.insert(chunk, area.document.end)
+        area.scroll_cursor_visible()
+
+    def generated(self, result: Any, error: str) -> None:
+        self.generating = False
+        area = self.area
+        area.read_only = False
+        if error:
+            self.query_one("#editor-state", Static).update("")
+            self.notify(f"Generation failed: {error}", severity="error")
+            area.load_text(self.saved_text)  # the last stored version: nothing is lost
+            return
+        self.generation = result
+        version = result.version
+        if area.text != version.text:  # mixed sections wrap the prose in the template's wording
+            area.replace(version.text, (0, 0), area.document.end)
+        self.saved_text = version.text
+        buffers.drop_buffer(self.section.id)
+        stats = version.stats or {}
+        if stats:
+            self.dp.host.record_dict(stats)
+        state = "stopped, partial text kept" if result.cancelled else "drafted"
+        self.query_one("#editor-state", Static).update(f"{state} as v{version.version}")
+        for bar in self.query("StatusBar"):
+            bar.refresh_figures()  # type: ignore[attr-defined]
+        self.section = core.drafting().get_session(self.session_id).section(self.position)
+        self.update_title()
+        self.refresh_side()
+
+    def action_stop(self) -> None:
+        if self.generating:
+            self.cancel.set()
+
+    # -- accept, versions, external editor ------------------------------------------------
+    def action_accept(self) -> None:
+        if self.generating or not self.save():
+            return
+        try:
+            session = core.drafting().accept(self.session_id, self.position)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(core.message_of(exc), severity="error")
+            return
+        self.section = session.section(self.position)
+        self.update_title()
+        self.notify(f"Accepted “{self.section.title}”.")
+
+    def action_versions(self) -> None:
+        from assistant.app.screens.versions import VersionsScreen
+
+        if self.generating or not self.save():
+            return
+        try:
+            versions = core.drafting().history(self.session_id, self.position)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(core.message_of(exc), severity="error")
+            return
+        if not versions:
+            self.notify("No versions yet.")
+            return
+        self.app.push_screen(VersionsScreen(self.section.title, versions), self.revert_to)
+
+    def revert_to(self, number: int | None) -> None:
+        if number is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                version = core.drafting().revert(self.session_id, self.position, number)
+            except Exception as exc:  # noqa: BLE001
+                self.notify(core.message_of(exc), severity="error")
+                return
+            self.area.replace(version.text, (0, 0), self.area.document.end)
+            self.saved_text = version.text
+            buffers.drop_buffer(self.section.id)
+            self.notify(f"Reverted to v{number} (stored as v{version.version}).")
+
+        self.app.push_screen(ConfirmScreen(f"Replace the text with version {number}? (the current text stays in "
+                                           "the history)", yes="Revert"), confirmed)
+
+    def action_external_editor(self) -> None:
+        if self.generating:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify("Set $EDITOR (e.g. export EDITOR=nano) to edit in your own editor.", severity="warning")
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as handle:
+            handle.write(self.area.text)
+            path = Path(handle.name)
+        try:
+            with self.app.suspend():
+                code = subprocess.call([*shlex.split(editor), str(path)])
+            if code != 0:
+                self.notify(f"{editor} exited with {code}; the text is unchanged.", severity="warning")
+                return
+            text = path.read_text(encoding="utf-8")
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"Could not run {editor}: {exc}", severity="error")
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        if text != self.area.text:
+            self.area.replace(text, (0, 0), self.area.document.end)
+            self.save(quiet=False)
+
+    # -- suggestions ----------------------------------------------------------------------
+    def suggest(self, prefix: str, cancel: threading.Event) -> list[str]:
+        """Runs in the ghost-text worker thread."""
+        if self.generating:
+            return []
+        return continuations(self.dp.host, prefix, cancel, document=self._document_text)
+
+    @property
+    def _document_text(self) -> str:
+        # Read on the UI thread's last render; a slightly stale copy only affects scoring.
+        return self.area.text if self.is_attached else ""
+
+    @on(GhostTextArea.ListRequested)
+    def list_suggestions(self, event: GhostTextArea.ListRequested) -> None:
+        area = event.area
+
+        def picked(index: int | None) -> None:
+            if index is not None:
+                area.use_choice(event.choices[index])
+
+        self.app.push_screen(PickScreen("Suggestions (Enter inserts one)", event.choices), picked)
+
+    # -- navigation -----------------------------------------------------------------------
+    def action_outline(self) -> None:
+        self.app.pop_screen()
+
+    def action_neighbour(self, step: int) -> None:
+        if self.session is None:
+            return
+        target = self.position + step
+        if 1 <= target <= len(self.session.sections):
+            self.app.switch_screen(EditorScreen(self.session_id, target))

@@ -1,0 +1,155 @@
+"""Prompt building and output parsing for planning and drafting (pure functions, no model, no I/O).
+
+The embedded model is small, so prompts put the facts first, say plainly what to write and what
+not to, and keep context short: earlier sections are condensed and examples are trimmed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.templates import DRAFT_SLOT, SectionSpec, Template, render_text
+
+Messages = list[dict[str, str]]
+
+KIND_LABELS = {"adr": "architecture decision record", "legal": "Indian legal document", "patent": "patent specification"}
+CONDENSE_CHARS = 240
+EXAMPLE_CHARS = 600
+MAX_TITLE_WORDS = 8
+MAX_TITLE_CHARS = 60
+# Keeps one generation to one section: a new heading or a long gap means the model moved on.
+SECTION_STOPS = ("\n#", "\n\n\n", "\nSection ", "<|im_end|>")
+
+
+@dataclass(frozen=True)
+class PriorSection:
+    title: str
+    text: str
+    accepted: bool
+
+
+def facts_block(template: Template, values: dict[str, str]) -> str:
+    lines = []
+    for f in template.fields:
+        value = str(values.get(f.name, "") or "").strip()
+        if value:
+            lines.append(f"- {f.label}: {value}")
+    return "\n".join(lines) or "- (no facts given)"
+
+
+def condense(text: str, limit: int = CONDENSE_CHARS) -> str:
+    """The first sentences of a section, up to `limit` characters: enough to keep later sections coherent."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    return (cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0]) + " …"
+
+
+def plan_messages(template: Template, variant: str, values: dict[str, str], similar_headings: list[str]) -> Messages:
+    usual = "\n".join(f"{i}. {s.title}" for i, s in enumerate(template.sections_for(variant), start=1))
+    similar = ""
+    if similar_headings:
+        similar = "\nHeadings used in similar documents: " + "; ".join(similar_headings[:12]) + "\n"
+    user = (
+        f"Facts:\n{facts_block(template, values)}\n\n"
+        f"Document type: {template.name}. {template.description}\n"
+        f"Usual sections:\n{usual}\n{similar}\n"
+        "List the section titles this document should have, one title per line, in order. "
+        "Titles only, no explanations."
+    )
+    return [
+        {"role": "system", "content": "You plan the structure of documents. Reply with a list of section titles only."},
+        {"role": "user", "content": user},
+    ]
+
+
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|[ivx]+[.)]|#+|section\s+\d+[:.]?)\s*", re.I)
+
+
+def parse_titles(output: str) -> list[str]:
+    """Section titles from the model's list; lines that read like prose are dropped."""
+    titles: list[str] = []
+    for line in output.splitlines():
+        title = _BULLET.sub("", line).strip().strip("*_`\"'").strip().rstrip(":").strip()
+        if not title or len(title) > MAX_TITLE_CHARS or len(title.split()) > MAX_TITLE_WORDS:
+            continue
+        if title.endswith(".") and len(title.split()) > 3:
+            continue
+        if not re.search(r"[A-Za-z]", title):
+            continue
+        if title.casefold() not in {t.casefold() for t in titles}:
+            titles.append(title)
+    return titles
+
+
+def _title_words(title: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", title.casefold()) if len(w) > 2 and w not in {"and", "the", "for", "of"}}
+
+
+def matches(title: str, spec: SectionSpec) -> bool:
+    a, b = _title_words(title), _title_words(spec.title) | _title_words(spec.id.replace("-", " "))
+    return bool(a) and bool(a & b)
+
+
+def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: int = 3) -> tuple[list[SectionSpec | str], list[str]]:
+    """The template's sections in order plus up to `max_extra` proposed titles that match none of them.
+
+    Extras go after the last non-fixed section, so closing fixed parts (schedule, signatures,
+    verification) stay at the end. Returns (outline, extras).
+    """
+    extras = [t for t in proposed if not any(matches(t, s) for s in specs)][:max_extra]
+    outline: list[SectionSpec | str] = list(specs)
+    last_prose = max((i for i, s in enumerate(specs) if s.mode != "fixed"), default=len(specs) - 1)
+    outline[last_prose + 1:last_prose + 1] = extras
+    return outline, extras
+
+
+def draft_messages(template: Template, values: dict[str, str], title: str, guidance: str, outline: list[str],
+                   position: int, prior: list[PriorSection], examples: list[str], fixed_text: str = "") -> Messages:
+    """The chat prompt for one section: facts, outline, earlier sections, examples, then the task."""
+    kind = KIND_LABELS.get(template.kind, "document")
+    parts = [f"Facts (use them exactly as written):\n{facts_block(template, values)}"]
+    parts.append("Outline:\n" + "\n".join(
+        f"{i}. {t}{'  <- this section' if i == position else ''}" for i, t in enumerate(outline, start=1)))
+    written = [p for p in prior if p.text.strip()]
+    if written:
+        parts.append("Already written:\n" + "\n".join(
+            f"- {p.title}: {condense(p.text)}" for p in written[-4:]))
+    for example in examples[:2]:
+        parts.append(f"Example of a similar section from another document:\n{condense(example, EXAMPLE_CHARS)}")
+    task = f'Write the "{title}" section of this {template.name}.'
+    if guidance:
+        task += f" {guidance.strip()}"
+    if fixed_text:
+        before, _, after = fixed_text.partition("{" + DRAFT_SLOT + "}")
+        task += f'\nThe section already starts with: "{condense(before, 400)}"\nWrite only what comes next.'
+        if after.strip():
+            task += f' It will end with: "{condense(after, 200)}"'
+    task += "\nWrite plain paragraphs only: no heading, no title, no placeholders in brackets."
+    parts.append(task)
+    system = (f"You draft {kind}s. You write one section at a time, clearly and concisely, "
+              "using the facts given and nothing invented about the parties.")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def clean_section(text: str, title: str) -> str:
+    """Drop a repeated heading and stray wrapping the model adds around a section."""
+    lines = text.strip().splitlines()
+    while lines:
+        first = lines[0].strip().strip("#*_ ").rstrip(":").strip()
+        if first.casefold() in {title.casefold(), ""} or lines[0].lstrip().startswith("#"):
+            lines.pop(0)
+            continue
+        break
+    cleaned = "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", cleaned)
+
+
+def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:
+    """A mixed section: the fixed wording with fields filled and the model's prose in the {draft} slot."""
+    marker = "\x00DRAFT\x00"
+    filled = render_text(template, fixed_text.replace("{" + DRAFT_SLOT + "}", marker), values)
+    return re.sub(r"\n{3,}", "\n\n", filled.replace(marker, prose.strip())).strip()

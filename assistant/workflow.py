@@ -1,0 +1,213 @@
+"""Section-titles-first drafting: plan the outline, then draft each section with the model.
+
+Model calls go through `engine.generate`; retrieval through `retrieval.library`. An empty or
+missing library just means no examples. Every result is committed through the SessionStore
+before a function returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from assistant import prompts
+from assistant.sessions import OutlineSection, SectionVersion, Session, SessionStore
+from assistant.templates import SectionSpec, Template, get_template, render_text
+from engine.errors import UserError
+
+DEFAULT_SECTION_TOKENS = 200
+PLAN_TOKENS = 96
+
+
+@dataclass
+class PlanResult:
+    session: Session
+    proposed: list[str] = field(default_factory=list)  # titles parsed from the model's output
+    added: list[str] = field(default_factory=list)  # proposed titles that became new sections
+    notice: str = ""  # set when the model's output could not be used
+    raw: str = ""
+
+
+@dataclass
+class DraftResult:
+    position: int
+    title: str
+    version: SectionVersion
+    cancelled: bool = False
+    used_model: bool = True
+    examples: int = 0
+
+
+def check_field_names(template: Template, values: dict[str, str]) -> None:
+    known = {f.name for f in template.fields}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(f"template '{template.id}' has no field '{unknown[0]}' (fields: {', '.join(sorted(known))})")
+
+
+def initial_values(template: Template, values: dict[str, str]) -> dict[str, str]:
+    """The given values over the template's defaults; a date field defaulting to "today" gets today's date."""
+    check_field_names(template, values)
+    out = {f.name: f.default for f in template.fields if f.default}
+    for f in template.fields:
+        if f.type == "date" and f.default == "today":
+            out[f.name] = dt.date.today().isoformat()
+    out.update({k: str(v).strip() for k, v in values.items()})
+    return out
+
+
+def template_outline(template: Template, variant: str) -> list[tuple[str, str, str]]:
+    return [(s.id, s.title, s.guidance) for s in template.sections_for(variant)]
+
+
+def _spec(template: Template, key: str) -> SectionSpec | None:
+    return next((s for s in template.sections if s.id == key), None) if key else None
+
+
+# -- retrieval ------------------------------------------------------------------------------------
+
+def _open_library() -> object | None:
+    try:
+        from retrieval.library import open_library
+
+        return open_library()
+    except Exception:  # noqa: BLE001 - drafting works without examples when the library is unusable
+        return None
+
+
+def _close(library: object | None) -> None:
+    if library is not None:
+        try:
+            library.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def similar_headings(library: object | None, template: Template, values: dict[str, str]) -> list[str]:
+    if library is None:
+        return []
+    query = " ".join([template.name] + [v for v in values.values() if v][:4])[:400]
+    try:
+        hits = library.search(query, k=10, kind=template.kind)
+    except Exception:  # noqa: BLE001
+        return []
+    seen: list[str] = []
+    for hit in hits:
+        heading = (hit.heading or "").split(" > ")[-1].strip()
+        if heading and heading.casefold() not in {h.casefold() for h in seen}:
+            seen.append(heading)
+    return seen
+
+
+def section_examples(library: object | None, template: Template, title: str, hint: str, k: int = 2) -> list[str]:
+    if library is None:
+        return []
+    try:
+        found = library.examples(template.kind, title, hint, k=k)
+    except Exception:  # noqa: BLE001
+        return []
+    return [e.text for e in found if getattr(e, "text", "").strip()]
+
+
+# -- plan -----------------------------------------------------------------------------------------
+
+def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[[str], None] | None = None,
+         cancel: threading.Event | None = None, use_library: bool = True) -> PlanResult:
+    import engine
+
+    session = store.get(session_id)
+    if any(s.current is not None for s in session.sections):
+        raise UserError(f"session {session_id} already has drafted sections: change the outline with `draftpad outline`")
+    template = get_template(session.template_id)
+    library = _open_library() if use_library else None
+    try:
+        headings = similar_headings(library, template, session.values)
+    finally:
+        _close(library)
+    messages = prompts.plan_messages(template, session.variant, session.values, headings)
+    config = engine.GenerationConfig(max_new_tokens=PLAN_TOKENS, temperature=0.0, stop=("\n\n\n",))
+    result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel)
+    proposed = prompts.parse_titles(result.text)
+    specs = template.sections_for(session.variant)
+    if result.stats.stop_reason == "cancelled":
+        return PlanResult(session, proposed, [], "planning cancelled: the outline is unchanged", result.text)
+    if len(proposed) < 2:
+        return PlanResult(session, proposed, [], "the model's outline could not be read: kept the template's sections",
+                          result.text)
+    outline, extras = prompts.merge_plan(specs, proposed, template.max_extra_sections)
+    rows = [(item.id, item.title, item.guidance) if isinstance(item, SectionSpec) else ("", item, "") for item in outline]
+    store.replace_outline(session_id, rows)
+    return PlanResult(store.get(session_id), proposed, extras, "", result.text)
+
+
+# -- draft ----------------------------------------------------------------------------------------
+
+def draft_section(store: SessionStore, session_id: int, position: int, lm: object, *,
+                  on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+                  max_new_tokens: int | None = None, use_library: bool = True,
+                  library: object | None = None) -> DraftResult:
+    session = store.get(session_id)
+    section = session.section(position)
+    template = get_template(session.template_id)
+    spec = _spec(template, section.key)
+
+    if spec is not None and spec.mode == "fixed":
+        # Where law or convention fixes the wording, the template writes it: no model involved.
+        text = render_text(template, spec.text, session.values).strip()
+        if on_text:
+            on_text(text)
+        version = store.add_version(session_id, section.id, text, "fixed", "template", "fixed")
+        return DraftResult(position, section.title, version, used_model=False)
+
+    import engine
+
+    own_library = library is None and use_library
+    if own_library:
+        library = _open_library()
+    try:
+        hint = " ".join(v for v in (spec.retrieval if spec else "", section.guidance) if v)
+        examples = section_examples(library, template, section.title, hint)
+    finally:
+        if own_library:
+            _close(library)
+    fixed = spec.text if spec is not None and spec.mode == "mixed" else ""
+    prior = [prompts.PriorSection(s.title, s.text, s.status == "accepted") for s in session.sections[: position - 1]]
+    messages = prompts.draft_messages(
+        template, session.values, section.title, section.guidance or (spec.guidance if spec else ""),
+        [s.title for s in session.sections], position, prior, examples, fixed_text=render_text(template, fixed, {**session.values}) if fixed else "",
+    )
+    tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
+    config = engine.GenerationConfig(max_new_tokens=tokens, temperature=0.0, stop=prompts.SECTION_STOPS)
+    # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
+    references = examples + [v for v in session.values.values() if v]
+    result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references)
+    prose = prompts.clean_section(result.text, section.title)
+    text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
+    stats = result.stats.as_dict()
+    stats["examples"] = len(examples)
+    version = store.add_version(session_id, section.id, text, "generated", getattr(lm, "identity", ""),
+                                result.stats.method, stats)
+    return DraftResult(position, section.title, version, result.stats.stop_reason == "cancelled", True, len(examples))
+
+
+def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned: bool = True,
+              on_section: Callable[[int, OutlineSection], None] | None = None,
+              on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+              max_new_tokens: int | None = None, use_library: bool = True) -> list[DraftResult]:
+    results: list[DraftResult] = []
+    library = _open_library() if use_library else None
+    try:
+        for section in store.get(session_id).sections:
+            if cancel is not None and cancel.is_set():
+                break
+            if only_planned and section.current is not None:
+                continue
+            if on_section:
+                on_section(section.position, section)
+            results.append(draft_section(store, session_id, section.position, lm, on_text=on_text, cancel=cancel,
+                                         max_new_tokens=max_new_tokens, use_library=use_library, library=library))
+    finally:
+        _close(library)
+    return results

@@ -1,0 +1,229 @@
+"""Lossless speculative decoding: recycled candidates, prompt/output matches and reference texts
+fused into one draft tree, verified in one forward, sized by measured cost and acceptance.
+
+Each `step` emits the tokens the target model itself would produce: the accepted draft path plus
+one token the model picked at the end of it. Greedy picks the argmax. Sampling follows the rule
+that keeps the target distribution exact for deterministic drafts: at a node draw one token from
+the (temperature/top-p) target distribution; if it is a child, descend; otherwise emit it and stop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from engine.adaptive import MAX_CHAIN, AcceptanceStats, CostProfile, best_count, cost_profile
+from engine.decode import decode_one, prefill
+from engine.draft_sources import SuffixIndex, reference_index
+from engine.loading import LoadedModel
+from engine.recycling import RecyclingTable, save_table, shared_table
+from engine.sampling import SamplingParams, draw, target_probs
+from engine.tree import DraftTree, Template, Trie, attention_inputs, build_template, expand_template, select
+from engine.verify import keep_accepted, tree_forward
+
+TEMPLATE = build_template(64)
+SOURCE_CONTEXT, SOURCE_REFERENCE = 0, 1
+
+
+@dataclass
+class SpeculativeConfig:
+    use_recycling: bool = True
+    use_context: bool = True
+    use_references: bool = True
+    fixed_nodes: int | None = None  # tests: always draft this many nodes instead of planning
+    candidates_per_source: int = 4
+    chain_length: int = MAX_CHAIN
+    save_table: bool = True
+
+
+_STATS: dict[tuple[str, bool, bool, bool], AcceptanceStats] = {}
+
+
+def shared_stats(lm: LoadedModel, config: SpeculativeConfig) -> AcceptanceStats:
+    """Acceptance learnt so far for this model and mix of sources (lives for the process)."""
+    key = (lm.identity, config.use_recycling, config.use_context, config.use_references)
+    if key not in _STATS:
+        _STATS[key] = AcceptanceStats(TEMPLATE.prior.copy())
+    return _STATS[key]
+
+
+def forget_stats() -> None:
+    _STATS.clear()
+
+
+@dataclass
+class SpeculativeDecoder:
+    lm: LoadedModel
+    params: SamplingParams
+    generator: torch.Generator | None = None
+    references: Sequence[str] = ()
+    config: SpeculativeConfig = field(default_factory=SpeculativeConfig)
+    forwards: int = 0
+    accepted: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+    _cache: DynamicCache | None = None
+    _root: int | None = None
+    _root_logits: torch.Tensor | None = None
+    _context: SuffixIndex = field(default_factory=SuffixIndex)
+    _refs: SuffixIndex | None = None
+    _table: RecyclingTable | None = None
+    _stats: AcceptanceStats | None = None
+    _profile: CostProfile | None = None
+    _source_drafted: dict[str, int] = field(default_factory=dict)
+    _source_accepted: dict[str, int] = field(default_factory=dict)
+
+    def prefill(self, prompt_ids: list[int]) -> None:
+        lm, cfg = self.lm, self.config
+        self._table = shared_table(lm.identity, lm.vocab_size) if cfg.use_recycling else None
+        self._stats = shared_stats(lm, cfg)
+        if cfg.fixed_nodes is None:
+            self._profile = cost_profile(lm)
+        if cfg.use_references and self.references:
+            tok = lm.tokenizer
+            self._refs = reference_index([list(tok(text, add_special_tokens=False)["input_ids"])
+                                          for text in self.references if text])
+        if cfg.use_context:
+            self._context.extend(prompt_ids)
+        self._cache, self._root_logits = prefill(lm.model, prompt_ids, lm.device)
+        self.forwards += 1
+
+    def step(self) -> list[int]:
+        assert self._cache is not None, "prefill first"
+        if self._root is None:  # the prefill's logits give the first token without another forward
+            self._root = self._choose(self._root_logits)
+            self._record_context([self._root])
+            self.accepted.append(1)
+            return [self._root]
+        tree = self._draft(self._root)
+        cached = self._cache.get_seq_length()
+        if tree.width == 1:
+            logits = decode_one(self.lm.model, self._root, self._cache, self.lm.device)[None]
+        else:
+            ids = torch.tensor([tree.tokens], device=self.lm.device)
+            mask, positions = attention_inputs(tree, cached, self.lm.dtype, self.lm.device)
+            logits = tree_forward(self.lm.model, ids, self._cache, mask, positions)
+        self.forwards += 1
+        self.widths.append(tree.width)
+        path, token = self._walk(tree, logits)
+        if tree.width > 1:
+            keep_accepted(self._cache, cached, path)
+        if self._table is not None:
+            self._table.update(torch.tensor(tree.tokens), logits)
+        self._learn(tree, path)
+        emitted = [tree.tokens[i] for i in path] + [token]
+        self._root = token
+        self._record_context(emitted)
+        self.accepted.append(len(emitted))
+        return emitted
+
+    # -- drafting ------------------------------------------------------------------------------
+
+    def _draft(self, root: int) -> DraftTree:
+        cfg, stats = self.config, self._stats
+        assert stats is not None
+        trie = Trie.rooted(root)
+        if cfg.use_context or self._refs is not None:
+            suffix = self._recent
+            for source, index in ((SOURCE_CONTEXT, self._context if cfg.use_context else None),
+                                  (SOURCE_REFERENCE, self._refs)):
+                if index is None:
+                    continue
+                for cont in index.lookup(suffix, cfg.chain_length, cfg.candidates_per_source):
+                    slots = stats.chain_slots(source, cont.match_len, cont.rank, len(cont.tokens))
+                    trie.add_chain(cont.tokens, stats.estimate(slots), slots)
+        if self._table is not None:
+            tokens = expand_template(TEMPLATE, self._table.rows, root)
+            probs = stats.estimate(np.arange(len(TEMPLATE)))
+            node_of = np.full(len(TEMPLATE), -1, dtype=np.int64)
+            for i in np.nonzero(tokens >= 0)[0].tolist():
+                parent = TEMPLATE.parent[i]
+                at = 0 if parent < 0 else node_of[parent]
+                if at >= 0:
+                    node_of[i] = trie.add(int(at), int(tokens[i]), float(probs[i]), i)
+        if cfg.fixed_nodes is not None:
+            count = cfg.fixed_nodes
+        else:
+            assert self._profile is not None
+            count = best_count(np.sort(np.asarray(trie.prob[1:]))[::-1], self._profile)
+        return select(trie, count)
+
+    @property
+    def _recent(self) -> list[int]:
+        return self._context.tokens[-self._context.max_n:]
+
+    def _record_context(self, tokens: list[int]) -> None:
+        # without context drafting the index still keeps the token history for reference matching
+        if self.config.use_context:
+            self._context.extend(tokens)
+        else:
+            self._context.tokens.extend(tokens)
+
+    # -- verification --------------------------------------------------------------------------
+
+    def _choose(self, logits: torch.Tensor) -> int:
+        if self.params.greedy:
+            return int(torch.argmax(logits).item())
+        return draw(target_probs(logits, self.params), self.generator)
+
+    def _walk(self, tree: DraftTree, logits: torch.Tensor) -> tuple[list[int], int]:
+        """Accepted tree nodes (root excluded) and the model's own next token after them."""
+        path: list[int] = []
+        node = 0
+        if self.params.greedy:
+            best = torch.argmax(logits, dim=-1).tolist()
+            while True:
+                child = tree.children[node].get(best[node])
+                if child is None:
+                    return path, best[node]
+                path.append(child)
+                node = child
+        while True:
+            token = draw(target_probs(logits[node], self.params), self.generator)
+            child = tree.children[node].get(token)
+            if child is None:
+                return path, token
+            path.append(child)
+            node = child
+
+    def _learn(self, tree: DraftTree, path: list[int]) -> None:
+        assert self._stats is not None
+        drafted = [slot for slots in tree.credit[1:] for slot in slots]
+        won = [slot for i in path for slot in tree.credit[i]]
+        self._stats.record(drafted, won)
+        for slot in drafted:
+            name = self._stats.source_of(slot)
+            self._source_drafted[name] = self._source_drafted.get(name, 0) + 1
+        for slot in won:
+            name = self._stats.source_of(slot)
+            self._source_accepted[name] = self._source_accepted.get(name, 0) + 1
+
+    def report(self, stats) -> None:
+        """Fill the tree/source fields of GenerationStats and persist the recycling table."""
+        if self.widths:
+            stats.tree_width = float(np.mean(self.widths))
+        stats.source_acceptance = {name: round(self._source_accepted.get(name, 0) / n, 4)
+                                   for name, n in sorted(self._source_drafted.items()) if n}
+        if self._table is not None and self._table.dirty and self.config.save_table:
+            try:
+                save_table(self._table)
+            except OSError:
+                pass  # a read-only data dir costs only the warm start, never the generation
+
+
+def recycling_factory(lm: LoadedModel, config, generator, references: Sequence[str]) -> SpeculativeDecoder:
+    return SpeculativeDecoder(lm, config.sampling, generator, references,
+                              SpeculativeConfig(use_context=False, use_references=False))
+
+
+def auto_factory(lm: LoadedModel, config, generator, references: Sequence[str]) -> SpeculativeDecoder:
+    return SpeculativeDecoder(lm, config.sampling, generator, references, SpeculativeConfig())
+
+
+def register(methods: dict) -> None:
+    methods["recycling"] = recycling_factory
+    methods["auto"] = auto_factory

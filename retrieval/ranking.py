@@ -1,0 +1,82 @@
+"""Pure helpers for hybrid search: the FTS5 query, rank fusion, heading likeness and snippets."""
+
+from __future__ import annotations
+
+import re
+from typing import Hashable, Iterable, Sequence
+
+RRF_K = 60  # the usual constant: damps the weight of the very top ranks of either list
+
+_STOP = frozenset("""a an and are as at be but by can do does for from has have how i if in into is it its
+of on or our should so that the their them there these they this to was we what when where which who why
+will with would you your use using""".split())
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased content words, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for w in _WORD.findall(text.lower()):
+        if w not in _STOP and (len(w) > 1 or w.isdigit()):
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+def fts_query(text: str, max_terms: int = 32) -> str:
+    """An FTS5 MATCH expression: any of the words (BM25 ranks those matching more, rarer words first).
+
+    Each term is quoted so user text can never be read as FTS5 syntax."""
+    terms = query_terms(text)[:max_terms]
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], weights: Sequence[float] | None = None,
+                           k: int = RRF_K) -> list[tuple[Hashable, float]]:
+    """Fuse ranked lists: score(x) = sum over lists of weight / (k + rank), rank from 1."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[Hashable, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], str(kv[0])))
+
+
+def normalise_heading(heading: str) -> str:
+    last = heading.split(" > ")[-1]
+    last = re.sub(r"^\s*(\d+(\.\d+)*\.?|[ivxlc]+\.|[a-z]\))\s+", "", last.lower())
+    return " ".join(_WORD.findall(last))
+
+
+def heading_similarity(a: str, b: str) -> float:
+    """1.0 for the same heading (ignoring numbering and case), else the share of words in common."""
+    na, nb = normalise_heading(a), normalise_heading(b)
+    if not na or not nb:
+        return 0.0
+    if na == nb:
+        return 1.0
+    wa, wb = set(na.split()) - _STOP, set(nb.split()) - _STOP
+    if not wa or not wb:
+        return 0.0
+    return 0.8 * len(wa & wb) / len(wa | wb)
+
+
+def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
+    """The window of `text` with the most query terms in it, on word boundaries, one line."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    if len(flat) <= width:
+        return flat
+    terms = [t for t in terms if t]
+    best, best_hits = 0, -1
+    if terms:
+        pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.I)
+        positions = [m.start() for m in pattern.finditer(flat)]
+        # Slide over match positions; the window starting a little before a match that holds most.
+        for n, pos in enumerate(positions):
+            hits = sum(1 for p in positions[n:] if p < pos + width)
+            if hits > best_hits:
+                best_hits, best = hits, max(0, pos - 30)
+    start = flat.rfind(" ", 0, best) + 1 if best else 0
+    end = flat.rfind(" ", start, start + width)
+    end = end if end > start else start + width
+    piece = flat[start:end].strip()
+    return ("… " if start else "") + piece + (" …" if end < len(flat) else "")

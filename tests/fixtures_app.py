@@ -1,0 +1,76 @@
+"""Helpers shared by the app's Pilot tests: start the app on the tiny model and wait for things."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual.pilot import Pilot
+
+from assistant.app.main import DraftpadApp
+
+SIZE = (120, 40)
+
+
+def make_app(model_dir: Path, **kwargs: object) -> DraftpadApp:
+    return DraftpadApp(model=str(model_dir), **kwargs)  # type: ignore[arg-type]
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
+    """Let the app run until condition() holds; fail with `what` after `timeout` seconds."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+async def ready(pilot: Pilot) -> None:
+    """The model is loaded and the home screen has its data."""
+    app = pilot.app
+    await until(pilot, lambda: app.host.state in ("ready", "failed"), what="model load")
+    assert app.host.ready, app.host.error
+    await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home data")
+    await pilot.pause()
+
+
+def screen_name(pilot: Pilot) -> str:
+    return type(pilot.app.screen).__name__
+
+
+def slow_down(app: DraftpadApp, seconds: float = 0.02) -> None:
+    """Make every forward of the loaded model take at least `seconds`: a stand-in for a big model,
+    so a generation reliably outlasts the keys a test presses during it."""
+    model = app.host.lm.model
+    original = model.forward
+
+    def forward(*args: object, **kwargs: object) -> object:
+        time.sleep(seconds)
+        return original(*args, **kwargs)
+
+    model.forward = forward  # type: ignore[method-assign]
+
+
+class Gate:
+    """Holds the model mid-generation: once `when()` is true every forward waits until released,
+    so a test can press keys while a generation is certainly still running."""
+
+    def __init__(self, app: DraftpadApp, when: Callable[[], bool]) -> None:
+        self.when = when
+        self.reached = threading.Event()
+        self.opened = threading.Event()
+        model = app.host.lm.model
+        original = model.forward
+
+        def forward(*args: object, **kwargs: object) -> object:
+            if not self.opened.is_set() and self.when():
+                self.reached.set()
+                self.opened.wait(timeout=120)
+            return original(*args, **kwargs)
+
+        model.forward = forward  # type: ignore[method-assign]
+
+    def release(self) -> None:
+        self.opened.set()

@@ -1,0 +1,221 @@
+"""Pilot tests of the app's main flows on the tiny random model (fast, deterministic enough)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, TextArea
+
+from assistant import drafting
+from assistant.app import buffers
+from assistant.app.ghost_text import GhostTextArea
+from tests.fixtures_app import SIZE, Gate, make_app, ready, screen_name, until
+
+
+def fill_answers(app, text: str) -> None:
+    for widget in app.screen.query(".answer"):
+        if isinstance(widget, TextArea) and not widget.text.strip():
+            widget.load_text(text)
+        elif isinstance(widget, Input) and not widget.value.strip():
+            widget.value = text
+
+
+async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.workflow
+
+    monkeypatch.setattr(assistant.workflow, "PLAN_TOKENS", 8)  # the tiny model's plan is noise: keep it short
+    app = make_app(tiny_model_dir, section_tokens=8)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        # Home -> the Nygard ADR template.
+        templates = app.screen.query_one("#home-templates", OptionList)
+        index = next(i for i in range(templates.option_count) if templates.get_option_at_index(i).id == "template:adr-nygard")
+        await pilot.press("n")
+        templates.highlighted = index
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(pilot) == "NewDocumentScreen", what="new document screen")
+
+        # Answers: a missing required answer blocks the review.
+        await pilot.press("ctrl+s")
+        assert app.screen.reviewing is False
+        await pilot.press(*"Use SQLite for local state")
+        fill_answers(app, "We need an embedded store that needs no server.")
+        await pilot.press("ctrl+s")
+        assert app.screen.reviewing is True
+        await pilot.press("ctrl+s")  # create, then plan
+        await until(pilot, lambda: screen_name(pilot) == "OutlineScreen", what="outline screen")
+        outline = app.screen
+        await until(pilot, lambda: outline.session is not None and not outline.planning and not outline.plan_now,
+                    what="planning")
+        session_id = outline.session_id
+        titles = [s.title for s in drafting.get_session(session_id).sections]
+        assert {"Status", "Context", "Decision", "Consequences"} <= set(titles)
+        assert drafting.get_session(session_id).title == "Use SQLite for local state"
+
+        # Edit the outline: add after the highlighted section, rename, move, remove; required ones are protected.
+        listing = outline.query_one("#outline-list", OptionList)
+        listing.highlighted = titles.index("Context")
+        await pilot.press("a")
+        await pilot.press(*"Risks", "enter")
+        await until(pilot, lambda: "Risks" in [s.title for s in drafting.get_session(session_id).sections])
+        risks = next(s for s in drafting.get_session(session_id).sections if s.title == "Risks")
+        assert risks.position == titles.index("Context") + 2
+        listing.highlighted = risks.position - 1
+        await pilot.press("r", "ctrl+u", *"Risks and mitigations", "enter")
+        await pilot.pause()
+        await pilot.press("ctrl+up")
+        await pilot.pause()
+        moved = next(s for s in drafting.get_session(session_id).sections if s.title == "Risks and mitigations")
+        assert moved.position == risks.position - 1
+        listing.highlighted = moved.position - 1
+        await pilot.press("x", "y")
+        await pilot.pause()
+        assert "Risks and mitigations" not in [s.title for s in drafting.get_session(session_id).sections]
+        context = next(s for s in drafting.get_session(session_id).sections if s.title == "Context")
+        listing.highlighted = context.position - 1
+        await pilot.press("x")  # required: refused without a dialog
+        await pilot.pause()
+        assert screen_name(pilot) == "OutlineScreen"
+        assert "Context" in [s.title for s in drafting.get_session(session_id).sections]
+
+        # Draft the Context section with the model, then accept it.
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None,
+                    what="editor")
+        editor = app.screen
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: editor.generation is not None and not editor.generating, what="generation")
+        drafted = drafting.get_session(session_id).section(context.position)
+        assert drafted.current is not None and drafted.current.source == "generated"
+        assert editor.area.text == drafted.text
+        assert app.host.last is not None and app.host.last.new_tokens > 0
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert drafting.get_session(session_id).section(context.position).status == "accepted"
+
+        # Export to Markdown, then again to the same file: overwriting asks first.
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: screen_name(pilot) == "OutlineScreen")
+        target = tmp_path / "adr.md"
+        for attempt in range(2):
+            await pilot.press("e")
+            await until(pilot, lambda: screen_name(pilot) == "ExportScreen")
+            box = app.screen.query_one("#export-path", Input)
+            box.value = str(target)
+            await pilot.press("enter")
+            if attempt == 1:
+                await until(pilot, lambda: screen_name(pilot) == "ConfirmScreen", what="overwrite question")
+                target.write_text("old")
+                await pilot.press("y")
+            await until(pilot, lambda: screen_name(pilot) == "OutlineScreen", what="export")
+            written = target.read_text(encoding="utf-8")
+            assert "Context" in written and drafted.text.strip()[:20] in written
+
+
+async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> None:
+    session = drafting.new_session("adr-nygard", "Cancel me", {"title": "Cancel me", "context": "A", "decision": "B"})
+    position = next(s.position for s in session.sections if s.title == "Context")
+    app = make_app(tiny_model_dir, section_tokens=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.open_session(session.id, position)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+        editor = app.screen
+        gate = Gate(app, when=lambda: bool(editor.area.text))  # hold it once text has streamed in
+        await pilot.press("ctrl+g")
+        await until(pilot, gate.reached.is_set, what="a generation under way")
+        await pilot.press("escape")
+        gate.release()
+        await until(pilot, lambda: not editor.generating, what="cancellation")
+        assert editor.generation.cancelled
+        stored = drafting.get_session(session.id).section(position).current
+        assert stored is not None and stored.stats.get("stop_reason") == "cancelled"
+        assert 0 < stored.stats["new_tokens"] < 400
+        assert editor.area.read_only is False
+
+
+async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> None:
+    session = drafting.new_session("adr-nygard", "Busy", {"title": "Busy", "context": "A", "decision": "B"})
+    position = next(s.position for s in session.sections if s.title == "Context")
+    app = make_app(tiny_model_dir, section_tokens=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.open_session(session.id, position)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+        editor = app.screen
+        gate = Gate(app, when=lambda: bool(editor.area.text))  # hold it once text has streamed in
+        await pilot.press("ctrl+g")
+        await until(pilot, gate.reached.is_set, what="a generation under way")
+        await pilot.press("tab")  # focus moves to the examples panel
+        assert editor.generating and app.focused is editor.query_one("#editor-examples")
+        await pilot.press("f1")  # help opens while the model is still writing
+        assert screen_name(pilot) == "TextViewScreen" and editor.generating
+        await pilot.press("escape")
+        assert app.screen is editor and editor.generating
+        await pilot.press("escape")  # stop
+        assert editor.cancel.is_set() and editor.generating
+        gate.release()
+        await until(pilot, lambda: not editor.generating, what="cancellation")
+        assert editor.generation.cancelled
+
+
+async def test_resume_after_restart_and_unsaved_text(tiny_model_dir: Path) -> None:
+    session = drafting.new_session("adr-nygard", "Resume", {"title": "Resume", "context": "A", "decision": "B"})
+    position = next(s.position for s in session.sections if s.title == "Decision")
+    app = make_app(tiny_model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.open_session(session.id, position)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+        editor = app.screen
+        editor.area.focus()
+        await pilot.press(*"We chose SQLite.")
+        section_id = editor.section.id
+        await until(pilot, lambda: buffers.read_buffer(section_id) == "We chose SQLite.", what="autosaved buffer")
+    # Quitting stored the text as a version; the restarted app opens the same section with it.
+    assert drafting.get_session(session.id).section(position).text == "We chose SQLite."
+    assert buffers.read_buffer(section_id) is None
+
+    # A crash leaves only the buffer file: the next start restores it into the editor.
+    buffers.write_buffer(section_id, "We chose SQLite. Typed before the crash")
+    again = make_app(tiny_model_dir)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and again.screen.section is not None,
+                    what="resumed editor")
+        assert again.screen.session_id == session.id and again.screen.position == position
+        assert again.screen.area.text == "We chose SQLite. Typed before the crash"
+        assert [type(s).__name__ for s in again.screen_stack[1:]] == ["HomeScreen", "OutlineScreen", "EditorScreen"]
+
+
+async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
+    session = drafting.new_session("adr-nygard", "Ghost", {"title": "Ghost", "context": "A", "decision": "B"})
+    position = next(s.position for s in session.sections if s.title == "Context")
+    app = make_app(tiny_model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.open_session(session.id, position)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+        area = app.screen.query_one(GhostTextArea)
+        area.pause = 0.2
+        area.focus()
+        await pilot.press(*"We will use PostgreSQL")
+        assert area.suggestion == ""  # nothing while typing
+        await until(pilot, lambda: len(area.choices) >= 2, what="suggestions")
+        first = area.suggestion
+        assert first == area.choices[0]
+        await pilot.press("alt+right_square_bracket")
+        assert area.suggestion == area.choices[1] != first
+        await pilot.press("alt+left_square_bracket")
+        assert area.suggestion == first
+        await pilot.press("tab")
+        assert area.text == "We will use PostgreSQL" + first and area.suggestion == ""
+        # A new keypress cancels the pending request; Esc dismisses a shown suggestion.
+        await pilot.press(" ")
+        await pilot.press("a")
+        assert area.suggestion == ""
+        await until(pilot, lambda: area.suggestion != "", what="second suggestion")
+        await pilot.press("escape")
+        assert area.suggestion == "" and area.text.endswith(" a")
+        assert app.screen.generating is False
