@@ -176,7 +176,9 @@ def run_suggest_bench(args: argparse.Namespace) -> int:
     k = int(getattr(args, "k", None) or 3)
     tokens = int(getattr(args, "suggest_tokens", None) or 16)
     rounds = max(1, int(getattr(args, "rounds", None) or 2))
-    alpha = float(getattr(args, "alpha", None) if getattr(args, "alpha", None) is not None else 0.3)
+    from engine.superposed import DEFAULT_ALPHA
+
+    alpha = float(getattr(args, "alpha", None) if getattr(args, "alpha", None) is not None else DEFAULT_ALPHA)
     temperature, top_p = 0.8, 0.95
     prompts = load_prompts(getattr(args, "prompts", None))
     lm = load_model(getattr(args, "model", "default"), getattr(args, "device", "auto"), getattr(args, "dtype", "auto"))

@@ -125,7 +125,8 @@ def draft_messages(template: Template, values: dict[str, str], title: str, guida
         task += f" {guidance.strip()}"
     if fixed_text:
         before, _, after = fixed_text.partition("{" + DRAFT_SLOT + "}")
-        task += f'\nThe section already starts with: "{condense(before, 400)}"\nWrite only what comes next.'
+        if before.strip():
+            task += f'\nThe section already begins: "{condense(before, 400)}"\nContinue it with new sentences; do not repeat it.'
         if after.strip():
             task += f' It will end with: "{condense(after, 200)}"'
     task += "\nWrite plain paragraphs only: no heading, no title, no placeholders in brackets."
@@ -135,8 +136,20 @@ def draft_messages(template: Template, values: dict[str, str], title: str, guida
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def clean_section(text: str, title: str) -> str:
-    """Drop a repeated heading and stray wrapping the model adds around a section."""
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def _key(sentence: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", sentence.casefold()).split())
+
+
+def clean_section(text: str, title: str, already: str = "") -> str:
+    """Tidy the model's prose for one section.
+
+    Small models wrap a section in its heading, loop on a sentence and stop mid-sentence at the
+    token limit. Drop the heading, every sentence said before (here or in `already`, the section's
+    fixed wording), and an unfinished last sentence when a finished one precedes it.
+    """
     lines = text.strip().splitlines()
     while lines:
         first = lines[0].strip().strip("#*_ ").rstrip(":").strip()
@@ -144,8 +157,32 @@ def clean_section(text: str, title: str) -> str:
             lines.pop(0)
             continue
         break
-    cleaned = "\n".join(lines).strip()
-    return re.sub(r"\n{3,}", "\n\n", cleaned)
+    seen = {_key(s) for s in _SENTENCE.findall(already) if _key(s)}
+    paragraphs = []
+    for paragraph in re.split(r"\n\s*\n", "\n".join(lines)):
+        kept_lines = []
+        for line in paragraph.splitlines():
+            kept = []
+            for sentence in _SENTENCE.findall(line):
+                key = _key(sentence)
+                if not key:
+                    continue
+                if key in seen or any(len(key) > 20 and key in old for old in seen):
+                    continue
+                seen.add(key)
+                kept.append(sentence.strip())
+            if kept:
+                kept_lines.append(" ".join(kept))
+        if kept_lines:
+            paragraphs.append("\n".join(kept_lines))
+    cleaned = "\n\n".join(paragraphs).strip()
+    if cleaned and cleaned[-1] not in ".!?:;)\"'":
+        end = max(cleaned.rfind(". "), cleaned.rfind(".\n"), cleaned.rfind("? "), cleaned.rfind("! "))
+        if end > 0:
+            cleaned = cleaned[: end + 1].rstrip()
+        elif cleaned.endswith((",", " and", " or", " the", " of", " to", " a")):
+            cleaned = cleaned.rstrip(",")
+    return cleaned
 
 
 def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:

@@ -39,7 +39,8 @@ def store_path(lm: LoadedModel) -> Path:
     return cache_dir("ngram") / f"ngram-{key}.npz"
 
 
-def template_texts(folder: Path = TEMPLATES_DIR) -> list[str]:
+def template_texts(folder: Path | None = None) -> list[str]:
+    folder = folder or TEMPLATES_DIR
     if not folder.is_dir():
         return []
     return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.glob("*.toml"))]

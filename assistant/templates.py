@@ -188,12 +188,32 @@ def _table_lines(raw: str, header: str) -> list[int]:
     return [n for n, line in enumerate(raw.splitlines(), start=1) if line.strip().replace(" ", "") == header]
 
 
+class _Bad(ValueError):
+    """A problem with one key of a table; `key` lets the loader point at that key's line."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _key_line(raw: str, header_line: int, key: str) -> int:
+    """The line of `key = ...` inside the table that starts at header_line (else the header)."""
+    lines = raw.splitlines()
+    for number in range(header_line + 1, len(lines) + 1):
+        stripped = lines[number - 1].strip()
+        if stripped.startswith("["):
+            break
+        if re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+    return header_line
+
+
 def _text(data: dict, key: str, where: str, required: bool = False, default: str = "") -> str:
     value = data.get(key, default)
     if value is None or (required and value == ""):
-        raise ValueError(f"{where}: '{key}' is required")
+        raise _Bad(key, f"{where}: '{key}' is required")
     if not isinstance(value, str):
-        raise ValueError(f"{where}: '{key}' must be a string, not {type(value).__name__}")
+        raise _Bad(key, f"{where}: '{key}' must be a string, not {type(value).__name__}")
     return value
 
 
@@ -202,14 +222,14 @@ def _strings(data: dict, key: str, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{where}: '{key}' must be a list of strings")
+        raise _Bad(key, f"{where}: '{key}' must be a list of strings")
     return tuple(value)
 
 
 def _flag(data: dict, key: str, where: str, default: bool) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise ValueError(f"{where}: '{key}' must be true or false")
+        raise _Bad(key, f"{where}: '{key}' must be true or false")
     return value
 
 
@@ -220,29 +240,30 @@ class _Located(Exception):
         self.message = message
 
 
-def _parse_field(data: object, index: int, line: int) -> FieldSpec:
+def _parse_field(data: object, index: int, line: int, raw: str) -> FieldSpec:
     if not isinstance(data, dict):
         raise _Located(line, f"fields[{index}] must be a table")
     try:
         name = _text(data, "name", f"fields[{index}]", required=True)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == DRAFT_SLOT:
-            raise ValueError(f"fields[{index}]: bad field name '{name}' (letters, digits, _; not '{DRAFT_SLOT}')")
+            raise _Bad("name", f"fields[{index}]: bad field name '{name}' (letters, digits, _; not '{DRAFT_SLOT}')")
         kind = _text(data, "type", f"field '{name}'", default="text")
         if kind not in FIELD_TYPES:
-            raise ValueError(f"field '{name}': unknown type '{kind}' (use {', '.join(FIELD_TYPES)})")
+            raise _Bad("type", f"field '{name}': unknown type '{kind}' (use {', '.join(FIELD_TYPES)})")
         default = data.get("default", "")
         if not isinstance(default, (str, int, float)) or isinstance(default, bool):
-            raise ValueError(f"field '{name}': 'default' must be a string or a number")
+            raise _Bad("default", f"field '{name}': 'default' must be a string or a number")
         return FieldSpec(
             name=name, label=_text(data, "label", f"field '{name}'", default=name.replace("_", " ").capitalize()),
             type=kind, required=_flag(data, "required", f"field '{name}'", True),
             help=_text(data, "help", f"field '{name}'"), default=str(default),
         )
-    except ValueError as exc:
-        raise _Located(line, str(exc)) from None
+    except _Bad as exc:
+        raise _Located(_key_line(raw, line, exc.key), str(exc)) from None
 
 
-def _parse_section(data: object, index: int, line: int, field_names: set[str], variants: tuple[str, ...]) -> SectionSpec:
+def _parse_section(data: object, index: int, line: int, field_names: set[str], variants: tuple[str, ...],
+                   raw: str) -> SectionSpec:
     if not isinstance(data, dict):
         raise _Located(line, f"sections[{index}] must be a table")
     try:
@@ -250,29 +271,29 @@ def _parse_section(data: object, index: int, line: int, field_names: set[str], v
         where = f"section '{title}'"
         mode = _text(data, "mode", where, default="generate")
         if mode not in SECTION_MODES:
-            raise ValueError(f"{where}: unknown mode '{mode}' (use {', '.join(SECTION_MODES)})")
+            raise _Bad("mode", f"{where}: unknown mode '{mode}' (use {', '.join(SECTION_MODES)})")
         text = _text(data, "text", where)
         if mode in ("fixed", "mixed") and not text.strip():
-            raise ValueError(f"{where}: a {mode} section needs 'text'")
+            raise _Bad("mode", f"{where}: a {mode} section needs 'text'")
         names = placeholders(text)
         if mode == "mixed" and DRAFT_SLOT not in names:
-            raise ValueError(f"{where}: a mixed section's text needs a {{{DRAFT_SLOT}}} slot")
+            raise _Bad("text", f"{where}: a mixed section's text needs a {{{DRAFT_SLOT}}} slot")
         if mode != "mixed" and DRAFT_SLOT in names:
-            raise ValueError(f"{where}: only a mixed section may have a {{{DRAFT_SLOT}}} slot")
+            raise _Bad("text", f"{where}: only a mixed section may have a {{{DRAFT_SLOT}}} slot")
         unknown = [n for n in names if n != DRAFT_SLOT and n not in field_names]
         if unknown:
-            raise ValueError(f"{where}: text uses unknown field '{unknown[0]}'")
+            raise _Bad("text", f"{where}: text uses unknown field '{unknown[0]}'")
         uses = _strings(data, "uses", where)
         bad = [n for n in uses if n not in field_names]
         if bad:
-            raise ValueError(f"{where}: 'uses' names unknown field '{bad[0]}'")
+            raise _Bad("uses", f"{where}: 'uses' names unknown field '{bad[0]}'")
         section_variants = _strings(data, "variants", where)
         stray = [v for v in section_variants if v not in variants]
         if stray:
-            raise ValueError(f"{where}: variant '{stray[0]}' is not in the template's variants")
+            raise _Bad("variants", f"{where}: variant '{stray[0]}' is not in the template's variants")
         max_tokens = data.get("max_tokens", 0)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 0 <= max_tokens <= 4096:
-            raise ValueError(f"{where}: 'max_tokens' must be a whole number from 0 to 4096")
+            raise _Bad("max_tokens", f"{where}: 'max_tokens' must be a whole number from 0 to 4096")
         sid = _text(data, "id", where, default=re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or f"s{index}")
         return SectionSpec(
             id=sid, title=title, mode=mode, required=_flag(data, "required", where, True),
@@ -280,8 +301,8 @@ def _parse_section(data: object, index: int, line: int, field_names: set[str], v
             retrieval=_text(data, "retrieval", where), variants=section_variants,
             schedule=_flag(data, "schedule", where, False), max_tokens=max_tokens,
         )
-    except ValueError as exc:
-        raise _Located(line, str(exc)) from None
+    except _Bad as exc:
+        raise _Located(_key_line(raw, line, exc.key), str(exc)) from None
 
 
 KNOWN_KEYS = {"id", "name", "kind", "description", "fields", "sections", "variants", "numbering", "heading", "adr",
@@ -293,8 +314,11 @@ def parse_template(raw: str, source: str = "<template>") -> Template:
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or 1
-        message = getattr(exc, "msg", None) or str(exc).split(" (at ")[0]
+        # Older tomllib puts the position only in the message: "... (at line 3, column 7)".
+        text = str(exc)
+        found = re.search(r"\(at line (\d+)", text)
+        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else max(raw.count("\n"), 0) + 1)
+        message = getattr(exc, "msg", None) or text.split(" (at ")[0]
         raise TemplateError(f"{source}:{line}: {message}") from None
     try:
         return _build(data, raw, source)
@@ -312,23 +336,21 @@ def _build(data: dict, raw: str, source: str) -> Template:
     try:
         tid = _text(data, "id", "template", required=True)
         if not ID_PATTERN.match(tid):
-            raise ValueError(f"template id '{tid}' must be lower-case letters, digits and '-'")
+            raise _Bad("id", f"template id '{tid}' must be lower-case letters, digits and '-'")
         name = _text(data, "name", "template", required=True)
         kind = _text(data, "kind", "template", required=True)
         variants = _strings(data, "variants", "template")
         numbering = _text(data, "numbering", "template", default="none")
         if numbering not in NUMBERING_STYLES:
-            raise ValueError(f"template: unknown numbering '{numbering}' (use {', '.join(NUMBERING_STYLES)})")
+            raise _Bad("numbering", f"template: unknown numbering '{numbering}' (use {', '.join(NUMBERING_STYLES)})")
         heading = _text(data, "heading", "template")
         description = _text(data, "description", "template")
         adr = _flag(data, "adr", "template", False)
         max_extra = data.get("max_extra_sections", 3)
         if not isinstance(max_extra, int) or isinstance(max_extra, bool) or not 0 <= max_extra <= 20:
-            raise ValueError("template: 'max_extra_sections' must be a whole number from 0 to 20")
-    except ValueError as exc:
-        message = str(exc)
-        key = next((k for k in KNOWN_KEYS if f"'{k}'" in message), "id")
-        raise top(key, message) from None
+            raise _Bad("max_extra_sections", "template: 'max_extra_sections' must be a whole number from 0 to 20")
+    except _Bad as exc:
+        raise _Located(_key_line(raw, 0, exc.key), str(exc)) from None
 
     raw_fields = data.get("fields", [])
     if not isinstance(raw_fields, list):
@@ -336,7 +358,7 @@ def _build(data: dict, raw: str, source: str) -> Template:
     field_lines = _table_lines(raw, "[[fields]]")
     fields: list[FieldSpec] = []
     for i, item in enumerate(raw_fields):
-        spec = _parse_field(item, i, field_lines[i] if i < len(field_lines) else _line_of(raw, "fields"))
+        spec = _parse_field(item, i, field_lines[i] if i < len(field_lines) else _line_of(raw, "fields"), raw)
         if any(f.name == spec.name for f in fields):
             raise _Located(field_lines[i] if i < len(field_lines) else 1, f"field '{spec.name}' is defined twice")
         fields.append(spec)
@@ -349,7 +371,7 @@ def _build(data: dict, raw: str, source: str) -> Template:
     sections: list[SectionSpec] = []
     for i, item in enumerate(raw_sections):
         line = section_lines[i] if i < len(section_lines) else _line_of(raw, "sections")
-        spec = _parse_section(item, i, line, names, variants)
+        spec = _parse_section(item, i, line, names, variants, raw)
         if any(s.id == spec.id for s in sections):
             raise _Located(line, f"section id '{spec.id}' is used twice")
         sections.append(spec)

@@ -183,7 +183,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
     references = examples + [v for v in session.values.values() if v]
     result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references)
-    prose = prompts.clean_section(result.text, section.title)
+    prose = prompts.clean_section(result.text, section.title, render_text(template, fixed, session.values) if fixed else "")
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
     stats = result.stats.as_dict()
     stats["examples"] = len(examples)

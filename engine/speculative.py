@@ -9,9 +9,9 @@ the (temperature/top-p) target distribution; if it is a child, descend; otherwis
 
 from __future__ import annotations
 
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +54,32 @@ def shared_stats(lm: LoadedModel, config: SpeculativeConfig) -> AcceptanceStats:
 
 def forget_stats() -> None:
     _STATS.clear()
+
+
+_COLD: list[bool] = []
+
+
+@contextmanager
+def fresh_state(lm: LoadedModel) -> Iterator[None]:
+    """Decode as a first session would: an empty recycling table and no learnt acceptance. The
+    shared table and statistics are untouched and nothing is persisted meanwhile."""
+    from engine import recycling
+
+    key = (lm.identity, lm.vocab_size)
+    saved_table, saved_stats = recycling._SHARED.get(key), dict(_STATS)
+    recycling._SHARED[key] = RecyclingTable(lm.identity, lm.vocab_size)
+    _STATS.clear()
+    _COLD.append(True)
+    try:
+        yield
+    finally:
+        _COLD.pop()
+        _STATS.clear()
+        _STATS.update(saved_stats)
+        if saved_table is None:
+            recycling._SHARED.pop(key, None)
+        else:
+            recycling._SHARED[key] = saved_table
 
 
 @dataclass
@@ -208,7 +234,7 @@ class SpeculativeDecoder:
             stats.tree_width = float(np.mean(self.widths))
         stats.source_acceptance = {name: round(self._source_accepted.get(name, 0) / n, 4)
                                    for name, n in sorted(self._source_drafted.items()) if n}
-        if self._table is not None and self._table.dirty and self.config.save_table:
+        if self._table is not None and self._table.dirty and self.config.save_table and not _COLD:
             try:
                 save_table(self._table)
             except OSError:

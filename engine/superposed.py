@@ -24,6 +24,7 @@ from engine.ngram import NgramModel
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
 SENTENCE_ENDS = (".", "!", "?")
 INSTRUCTION = "Continue the text. Write only the next words."
+DEFAULT_ALPHA = 0.3
 
 
 @dataclass
@@ -89,11 +90,12 @@ def superposed_decode(
     k: int = 3,
     max_tokens: int = 16,
     ngram: NgramModel | None = None,
-    alpha: float = 0.3,
+    alpha: float = DEFAULT_ALPHA,
     top_m: int = 9,
     temperature: float = 1.0,
     stop_at_sentence: bool = True,
     min_tokens: int = 4,
+    mix_sharpness: float = 1.0,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SuperposedOutcome:
@@ -126,7 +128,8 @@ def superposed_decode(
             outcome.cancelled = True
             break
         if step > 0:
-            weights = torch.softmax(torch.tensor([d.score for d in alive], dtype=torch.float32), dim=0)
+            # weights ∝ exp(sharpness · running score); sharpness > 1 leans the mix toward the best draft
+            weights = torch.softmax(torch.tensor([mix_sharpness * d.score for d in alive], dtype=torch.float32), dim=0)
             ids = torch.tensor([d.tokens[-1] for d in alive], device=device)
             mixed = (weights.to(device=device, dtype=lm.dtype)[:, None] * embed(ids)).sum(dim=0)
             out = model(inputs_embeds=mixed.view(1, 1, -1), cache=cache, use_cache=True, logits_to_keep=1)
@@ -207,7 +210,7 @@ def suggest(
     k: int = 3,
     max_tokens: int = 16,
     ngram: NgramModel | None = None,
-    alpha: float = 0.3,
+    alpha: float = DEFAULT_ALPHA,
     temperature: float = 1.0,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,

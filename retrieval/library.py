@@ -170,6 +170,10 @@ def _move_aside(db_path: Path) -> Path:
     return aside
 
 
+def _size_text(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n / 1024:g} KB"
+
+
 @dataclass
 class _Pending:
     path: str
@@ -324,7 +328,7 @@ class Library:
                 summary.skipped.append((str(path), "no such file or folder"))
                 continue
             for child in candidates:
-                resolved = child.resolve()
+                resolved = child.resolve() if child.exists() else child  # a broken link keeps its name
                 if resolved not in seen:
                     seen.add(resolved)
                     files.append(resolved)
@@ -334,7 +338,7 @@ class Library:
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
-                raise Skip(f"larger than the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+                raise Skip(f"larger than the {_size_text(MAX_FILE_BYTES)} limit")
             data = path.read_bytes()
         except Skip as exc:
             summary.skipped.append((str(path), str(exc)))

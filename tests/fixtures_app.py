@@ -40,19 +40,6 @@ def screen_name(pilot: Pilot) -> str:
     return type(pilot.app.screen).__name__
 
 
-def slow_down(app: DraftpadApp, seconds: float = 0.02) -> None:
-    """Make every forward of the loaded model take at least `seconds`: a stand-in for a big model,
-    so a generation reliably outlasts the keys a test presses during it."""
-    model = app.host.lm.model
-    original = model.forward
-
-    def forward(*args: object, **kwargs: object) -> object:
-        time.sleep(seconds)
-        return original(*args, **kwargs)
-
-    model.forward = forward  # type: ignore[method-assign]
-
-
 class Gate:
     """Holds the model mid-generation: once `when()` is true every forward waits until released,
     so a test can press keys while a generation is certainly still running."""

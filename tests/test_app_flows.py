@@ -200,7 +200,7 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
         area = app.screen.query_one(GhostTextArea)
         area.pause = 0.2
         area.focus()
-        await pilot.press(*"We will use PostgreSQL")
+        await pilot.press(*"The monthly rent is")
         assert area.suggestion == ""  # nothing while typing
         await until(pilot, lambda: len(area.choices) >= 2, what="suggestions")
         first = area.suggestion
@@ -210,7 +210,7 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
         await pilot.press("alt+left_square_bracket")
         assert area.suggestion == first
         await pilot.press("tab")
-        assert area.text == "We will use PostgreSQL" + first and area.suggestion == ""
+        assert area.text == "The monthly rent is" + first and area.suggestion == ""
         # A new keypress cancels the pending request; Esc dismisses a shown suggestion.
         await pilot.press(" ")
         await pilot.press("a")

@@ -28,6 +28,12 @@ LIST_KEYS = ("alt+s",)
 EDITING_KEYS = ("enter", "backspace", "delete")
 
 
+def one_line(text: str) -> str:
+    """Ghost text is drawn on the cursor's line only, so a suggestion stops at its first line break."""
+    return "".join(ch for ch in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[0]
+                   if ch.isprintable() or ch == "\t")
+
+
 class GhostTextArea(TextArea):
     """TextArea with Copilot-style suggestions from a pluggable provider."""
 
@@ -125,7 +131,7 @@ class GhostTextArea(TextArea):
     def _show(self, request: int, found: list[str]) -> None:
         if request != self._request:
             return
-        unique = [text for text in dict.fromkeys(found) if text.strip()]
+        unique = [text for text in dict.fromkeys(one_line(t) for t in found) if text.strip()]
         self.choices = unique
         self.choice_index = 0
         self.suggestion = unique[0] if unique else ""

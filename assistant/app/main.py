@@ -57,6 +57,7 @@ class DraftpadApp(App):
         self.launch_seconds = 0.0  # process start -> first screen mounted
         self._mounted_at = 0.0
         self.place = Place()
+        self._place_read = False
 
     # -- start-up -------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -83,11 +84,13 @@ class DraftpadApp(App):
 
     def resume_last_place(self) -> None:
         """Called by the home screen once the data layer is loaded (it lives in a worker)."""
-        if not self.should_resume:
+        if self._place_read:
             return
-        self.should_resume = False
         place = load_place()
         self.place = place
+        self._place_read = True
+        if not self.should_resume:
+            return
         if place.theme and place.theme in self.available_themes:
             self.theme = place.theme
         if place.screen == "library":
@@ -99,6 +102,12 @@ class DraftpadApp(App):
 
     def remember(self, screen: Screen) -> None:
         """Record where the person is, so a restart returns there."""
+        if not self.is_running or not self._place_read:
+            # Shutting down pops screens, and start-up mounts some before the saved place is read:
+            # neither is the person moving.
+            return
+        if screen is not self.screen:
+            return  # a screen resumed on its way under another one
         name = getattr(screen, "place_name", "home")
         session_id = getattr(screen, "session_id", None)
         section = getattr(screen, "position", None)

@@ -80,6 +80,7 @@ class EditorScreen(DraftpadScreen):
         self.generation: Any = None  # the last DraftResult
         self._buffer_timer: Timer | None = None
         self._loading = True
+        self._latest: str | None = None  # the text as of the last change, readable after unmount
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="editor-main"):
@@ -200,6 +201,7 @@ class EditorScreen(DraftpadScreen):
     def changed(self) -> None:
         if self._loading or self.section is None:
             return
+        self._latest = self.area.text
         if self._buffer_timer is not None:
             self._buffer_timer.stop()
         self._buffer_timer = self.set_timer(SAVE_DELAY, self.write_buffer)
@@ -209,7 +211,7 @@ class EditorScreen(DraftpadScreen):
         self._buffer_timer = None
         if self.section is None or self.generating:
             return
-        text = self.area.text
+        text = self.current_text()
         try:
             if text == self.saved_text:
                 buffers.drop_buffer(self.section.id)
@@ -218,11 +220,16 @@ class EditorScreen(DraftpadScreen):
         except OSError as exc:
             self.notify(f"Could not autosave: {exc}", severity="error")
 
+    def current_text(self) -> str:
+        if self._latest is not None:
+            return self._latest
+        return self.area.text if self.is_attached else self.saved_text
+
     def save(self, quiet: bool = True) -> bool:
         """Store the editor's text as a version if it differs from the stored one."""
         if self.section is None or self.generating:
             return False
-        text = self.area.text
+        text = self.current_text()
         if text == self.saved_text:
             if not quiet:
                 self.notify("Nothing changed since the last version.")
@@ -234,7 +241,8 @@ class EditorScreen(DraftpadScreen):
             return False
         self.saved_text = version.text
         buffers.drop_buffer(self.section.id)
-        self.query_one("#editor-state", Static).update(f"saved as v{version.version}")
+        if self.is_attached:
+            self.query_one("#editor-state", Static).update(f"saved as v{version.version}")
         if not quiet:
             self.notify(f"Saved as version {version.version}.")
         return True

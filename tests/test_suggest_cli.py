@@ -1,0 +1,86 @@
+"""`draftpad suggest` and the library glue of the suggestions' n-gram store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path / "cache"))
+
+
+class FakeLibrary:
+    """Stands in for retrieval.library.Library: only the two methods suggestions use."""
+
+    sections: list[str] = []
+    closed = 0
+
+    def all_section_texts(self):
+        yield from list(self.sections)
+
+    def close(self) -> None:
+        FakeLibrary.closed += 1
+
+
+@pytest.fixture
+def fake_library(monkeypatch: pytest.MonkeyPatch) -> type[FakeLibrary]:
+    import retrieval.library
+
+    FakeLibrary.sections, FakeLibrary.closed = [], 0
+    monkeypatch.setattr(retrieval.library, "open_library", lambda *a, **kw: FakeLibrary())
+    return FakeLibrary
+
+
+def test_suggest_json(tiny_model_dir: Path, capsys: pytest.CaptureFixture, fake_library) -> None:
+    fake_library.sections = ["We need a durable store for events.", "The team knows SQL."]
+    code = main(["suggest", "We need a durable store", "-k", "3", "--tokens", "6", "--json",
+                 "--model", str(tiny_model_dir)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(out) == {"suggestions", "seconds"} and out["seconds"] > 0
+    texts = [s["text"] for s in out["suggestions"]]
+    assert len(texts) == 3 and len({t.strip() for t in texts}) == 3
+    assert all(isinstance(s["score"], float) for s in out["suggestions"])
+    assert fake_library.closed == 1
+
+
+def test_suggest_plain_output_and_stdin(tiny_model_dir: Path, capsys: pytest.CaptureFixture,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("The monthly rent is"))
+    assert main(["suggest", "-", "-k", "2", "--tokens", "4", "--no-library", "--model", str(tiny_model_dir)]) == 0
+    captured = capsys.readouterr()
+    assert [line[:3] for line in captured.out.splitlines()] == ["1. ", "2. "]
+    assert "2 suggestions" in captured.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["suggest", "   "], "the text is empty"),
+    (["suggest", "text", "-k", "0"], "-k must be"),
+    (["suggest", "text", "--tokens", "0"], "--tokens must be"),
+    (["suggest", "text", "--alpha", "1.5"], "--alpha must be"),
+])
+def test_suggest_bad_input_is_one_line_error(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("draftpad: error: ") and message in err and "Traceback" not in err
+
+
+def test_store_grows_as_documents_are_imported(tiny_model_dir: Path, fake_library) -> None:
+    from engine import load_model
+    from assistant.suggestions import refresh_store
+
+    lm = load_model(str(tiny_model_dir))
+    fake_library.sections = ["That I am the deponent herein.", "Verified at Pune."]
+    first = refresh_store(lm)
+    fake_library.sections = fake_library.sections + ["The security deposit shall be refunded."]
+    second = refresh_store(lm)
+    assert second.added == 1 and second.known == first.known + 1 and second.entries > first.entries
+    assert refresh_store(lm).added == 0
