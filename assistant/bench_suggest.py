@@ -42,9 +42,21 @@ class MethodRun:
         return statistics.fmean(self.perplexities) if self.perplexities else math.nan
 
 
+def _is_drafting_bench_default(path: str | Path) -> bool:
+    # `draftpad bench` defaults --prompts to its drafting prompts (chat messages, not partial text)
+    try:
+        from assistant.bench import DEFAULT_PROMPTS
+    except (ImportError, AttributeError):
+        return False
+    return Path(path).resolve() == Path(DEFAULT_PROMPTS).resolve()
+
+
 def load_prompts(path: str | Path | None) -> list[SuggestPrompt]:
+    """JSONL: {"id", "text"} per line ("prompt" is accepted for "text"); None = the shipped prompts."""
     from engine.errors import UserError
 
+    if path and _is_drafting_bench_default(path):
+        path = None
     if path:
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -58,7 +70,8 @@ def load_prompts(path: str | Path | None) -> list[SuggestPrompt]:
             continue
         try:
             row = json.loads(line)
-            prompts.append(SuggestPrompt(str(row.get("id", number)), str(row["text"]), str(row.get("kind", ""))))
+            text = row["text"] if "text" in row else row["prompt"]
+            prompts.append(SuggestPrompt(str(row.get("id", number)), str(text), str(row.get("kind", ""))))
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"prompts file line {number}: expected JSON with a 'text' field") from exc
     if not prompts:
@@ -175,7 +188,8 @@ def run_suggest_bench(args: argparse.Namespace) -> int:
 
     k = int(getattr(args, "k", None) or 3)
     tokens = int(getattr(args, "suggest_tokens", None) or 16)
-    rounds = max(1, int(getattr(args, "rounds", None) or 2))
+    rounds = max(1, int(getattr(args, "rounds", None) or getattr(args, "repeats", None) or 2))
+    rounds = max(rounds, 2)  # a single round on this shared machine is mostly noise
     from engine.superposed import DEFAULT_ALPHA
 
     alpha = float(getattr(args, "alpha", None) if getattr(args, "alpha", None) is not None else DEFAULT_ALPHA)
@@ -187,12 +201,12 @@ def run_suggest_bench(args: argparse.Namespace) -> int:
     prepared = [(p, suggestion_prompt_ids(lm, p.text)) for p in prompts]
     # warm-up: first calls pay for lazy initialisation that is not part of any method's cost
     first_prompt, first_ids = prepared[0]
-    bench_prompt(lm, first_ids, ngram_for(lm, first_prompt.text), k=k, tokens=tokens, rounds=1, alpha=alpha,
+    bench_prompt(lm, first_ids, ngram_for(lm, first_prompt.text, refresh=False), k=k, tokens=tokens, rounds=1, alpha=alpha,
                  temperature=temperature, top_p=top_p)
 
     rows = []
     for index, (prompt, ids) in enumerate(prepared):
-        runs = bench_prompt(lm, ids, ngram_for(lm, prompt.text), k=k, tokens=tokens, rounds=rounds, alpha=alpha,
+        runs = bench_prompt(lm, ids, ngram_for(lm, prompt.text, refresh=False), k=k, tokens=tokens, rounds=rounds, alpha=alpha,
                             temperature=temperature, top_p=top_p, rotate=index)
         rows.append((prompt, runs))
         if not getattr(args, "json", False):
@@ -200,13 +214,17 @@ def run_suggest_bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)
 
     summary = summarise(rows, k)
+    report = {"k": k, "tokens": tokens, "rounds": rounds, "alpha": alpha, "summary": summary,
+              "prompts": [{"id": p.id, **{name: {"seconds": round(r.seconds, 4), "texts": r.texts,
+                                                  "perplexity": round(r.mean_perplexity, 3)}
+                                           for name, r in runs.items()}} for p, runs in rows]}
     if getattr(args, "json", False):
-        print(json.dumps({"k": k, "tokens": tokens, "rounds": rounds, "alpha": alpha, "summary": summary,
-                          "prompts": [{"id": p.id, **{name: {"seconds": round(r.seconds, 4), "texts": r.texts,
-                                                              "perplexity": round(r.mean_perplexity, 3)}
-                                                       for name, r in runs.items()}} for p, runs in rows]}))
+        print(json.dumps(report))
     else:
         print_table(rows, summary, k, tokens, rounds, alpha, lm)
+    json_out = getattr(args, "json_out", None)  # `draftpad bench --json FILE`
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, indent=1), encoding="utf-8")
     return 0
 
 

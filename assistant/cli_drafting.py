@@ -90,7 +90,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from assistant import drafting
 
     lm = _load(args)
-    result = drafting.plan(args.id, lm, use_library=not args.no_library)
+    result = drafting.plan(args.id, lm, use_library=not args.no_library, max_new_tokens=args.max_new_tokens)
     if result.notice:
         print(f"draftpad: notice: {result.notice}", file=sys.stderr)
     if result.added:
@@ -128,7 +128,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
     stream = None if args.quiet else (lambda chunk: print(chunk, end="", flush=True))
 
     def heading(position: int, section: object) -> None:
-        if not args.quiet:
+        if args.quiet:
+            print(f"draftpad: drafting section {position} '{section.title}'", file=sys.stderr, flush=True)
+        else:
             _out(f"\n## {position}. {section.title}\n")
 
     if args.all:
@@ -141,6 +143,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     if not args.quiet:
         _out()
     for r in results:
+        if r.version is None:
+            continue
         stats = r.version.stats
         detail = (f"{stats.get('new_tokens', 0)} tokens, {stats.get('tok_s', 0)} tok/s, {stats.get('examples', 0)} examples"
                   if r.used_model else "from the template")
@@ -293,6 +297,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="let the model propose the section titles")
     p.add_argument("id", type=int)
     p.add_argument("--no-library", action="store_true", help="do not look at similar documents")
+    p.add_argument("--max-new-tokens", type=int, default=96)
     add_model_options(p)
     p.set_defaults(func=cmd_plan)
 

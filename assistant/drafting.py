@@ -144,7 +144,7 @@ def rename_section(session_id: int, position: int, title: str) -> Session:
 # -- workflow -----------------------------------------------------------------------------------
 
 def plan(session_id: int, lm: object, *, on_text: OnText | None = None, cancel: threading.Event | None = None,
-         use_library: bool = True) -> PlanResult:
+         use_library: bool = True, max_new_tokens: int = 96) -> PlanResult:
     """Ask the model for section titles (template + fields + similar library documents).
 
     Required template sections are always kept, in template order; extra proposed titles are added
@@ -154,7 +154,8 @@ def plan(session_id: int, lm: object, *, on_text: OnText | None = None, cancel: 
     from assistant import workflow
 
     with _store() as store:
-        return workflow.plan(store, session_id, lm, on_text=on_text, cancel=cancel, use_library=use_library)
+        return workflow.plan(store, session_id, lm, on_text=on_text, cancel=cancel, use_library=use_library,
+                             max_new_tokens=max_new_tokens)
 
 
 def draft_section(session_id: int, position: int, lm: object, *, on_text: OnText | None = None,
@@ -164,7 +165,8 @@ def draft_section(session_id: int, position: int, lm: object, *, on_text: OnText
 
     Fixed sections are filled from the fields without the model; generated and mixed ones stream
     the model's prose through `on_text`. If `cancel` is set mid-way, the partial text is still
-    stored as a version (nothing the user saw is lost) and `DraftResult.cancelled` is True.
+    stored as a version (nothing the user saw is lost) and `DraftResult.cancelled` is True; cancelled
+    before any text, nothing is stored and `DraftResult.version` is None.
     """
     from assistant import workflow
 

@@ -73,7 +73,7 @@ def parse_titles(output: str) -> list[str]:
     """Section titles from the model's list; lines that read like prose are dropped."""
     titles: list[str] = []
     for line in output.splitlines():
-        title = _BULLET.sub("", line).strip().strip("*_`\"'").strip().rstrip(":").strip()
+        title = _BULLET.sub("", line).strip().strip("*_`\"' :").strip()
         if not title or len(title) > MAX_TITLE_CHARS or len(title.split()) > MAX_TITLE_WORDS:
             continue
         if title.endswith(".") and len(title.split()) > 3:
@@ -94,13 +94,26 @@ def matches(title: str, spec: SectionSpec) -> bool:
     return bool(a) and bool(a & b)
 
 
-def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: int = 3) -> tuple[list[SectionSpec | str], list[str]]:
-    """The template's sections in order plus up to `max_extra` proposed titles that match none of them.
+def echoes_facts(title: str, values: dict[str, str]) -> bool:
+    """A 'title' that mostly repeats a fact (small models list the document's own title or gist)."""
+    words = _title_words(title)
+    for value in values.values():
+        have = _title_words(str(value))
+        if words and have and len(words & have) >= max(1, (len(words) + 1) // 2):
+            return True
+    return False
+
+
+def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: int = 3,
+               values: dict[str, str] | None = None) -> tuple[list[SectionSpec | str], list[str]]:
+    """The template's sections in order plus up to `max_extra` proposed titles that match none of them
+    and do not merely repeat the facts.
 
     Extras go after the last non-fixed section, so closing fixed parts (schedule, signatures,
     verification) stay at the end. Returns (outline, extras).
     """
-    extras = [t for t in proposed if not any(matches(t, s) for s in specs)][:max_extra]
+    extras = [t for t in proposed if not any(matches(t, s) for s in specs) and not echoes_facts(t, values or {})]
+    extras = extras[:max_extra]
     outline: list[SectionSpec | str] = list(specs)
     last_prose = max((i for i, s in enumerate(specs) if s.mode != "fixed"), default=len(specs) - 1)
     outline[last_prose + 1:last_prose + 1] = extras

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,9 +128,20 @@ def document_table(lm: LoadedModel, document: str) -> NgramTable:
     return table
 
 
-def ngram_for(lm: LoadedModel, document: str = "", refresh: bool = False) -> NgramModel:
-    """Library + templates (+ the current document) as one interpolated model."""
+REFRESH_EVERY = 30.0  # seconds: a refresh with nothing new still reads every section to hash it
+_LAST_REFRESH: dict[Path, float] = {}
+
+
+def ngram_for(lm: LoadedModel, document: str = "", refresh: bool | None = None) -> NgramModel:
+    """Library + templates (+ the current document) as one interpolated model.
+
+    `refresh=None` counts newly imported library documents at most every REFRESH_EVERY seconds
+    (and builds the store on first use); True/False force or skip it."""
+    path = store_path(lm)
+    if refresh is None:
+        refresh = time.monotonic() - _LAST_REFRESH.get(path, -math.inf) >= REFRESH_EVERY
     if refresh:
-        refresh_store(lm)
-    model = NgramModel([stored_table(lm)])
+        refresh_store(lm, path=path)
+        _LAST_REFRESH[path] = time.monotonic()
+    model = NgramModel([stored_table(lm, path)])
     return model.with_table(document_table(lm, document)) if document.strip() else model

@@ -205,7 +205,7 @@ def _key_line(raw: str, header_line: int, key: str) -> int:
             break
         if re.match(rf"{re.escape(key)}\s*=", stripped):
             return number
-    return header_line
+    return max(header_line, 1)
 
 
 def _text(data: dict, key: str, where: str, required: bool = False, default: str = "") -> str:

@@ -34,7 +34,7 @@ class PlanResult:
 class DraftResult:
     position: int
     title: str
-    version: SectionVersion
+    version: SectionVersion | None  # None only when cancelled before any text was written
     cancelled: bool = False
     used_model: bool = True
     examples: int = 0
@@ -85,8 +85,17 @@ def _close(library: object | None) -> None:
             pass
 
 
+def _has_kind(library: object, kind: str) -> bool:
+    """Skips retrieval (and loading the embedding model) when the library has nothing of this kind."""
+    try:
+        by_kind = library.stats().get("by_kind", {})
+    except Exception:  # noqa: BLE001
+        return False
+    return bool(by_kind.get(kind)) if by_kind else False
+
+
 def similar_headings(library: object | None, template: Template, values: dict[str, str]) -> list[str]:
-    if library is None:
+    if library is None or not _has_kind(library, template.kind):
         return []
     query = " ".join([template.name] + [v for v in values.values() if v][:4])[:400]
     try:
@@ -102,7 +111,7 @@ def similar_headings(library: object | None, template: Template, values: dict[st
 
 
 def section_examples(library: object | None, template: Template, title: str, hint: str, k: int = 2) -> list[str]:
-    if library is None:
+    if library is None or not _has_kind(library, template.kind):
         return []
     try:
         found = library.examples(template.kind, title, hint, k=k)
@@ -114,7 +123,7 @@ def section_examples(library: object | None, template: Template, title: str, hin
 # -- plan -----------------------------------------------------------------------------------------
 
 def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[[str], None] | None = None,
-         cancel: threading.Event | None = None, use_library: bool = True) -> PlanResult:
+         cancel: threading.Event | None = None, use_library: bool = True, max_new_tokens: int = PLAN_TOKENS) -> PlanResult:
     import engine
 
     session = store.get(session_id)
@@ -127,7 +136,7 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
     finally:
         _close(library)
     messages = prompts.plan_messages(template, session.variant, session.values, headings)
-    config = engine.GenerationConfig(max_new_tokens=PLAN_TOKENS, temperature=0.0, stop=("\n\n\n",))
+    config = engine.GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0, stop=("\n\n\n",))
     result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel)
     proposed = prompts.parse_titles(result.text)
     specs = template.sections_for(session.variant)
@@ -136,7 +145,8 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
     if len(proposed) < 2:
         return PlanResult(session, proposed, [], "the model's outline could not be read: kept the template's sections",
                           result.text)
-    outline, extras = prompts.merge_plan(specs, proposed, template.max_extra_sections)
+    known = {**session.values, "_template": template.name, "_title": session.title}
+    outline, extras = prompts.merge_plan(specs, proposed, template.max_extra_sections, known)
     rows = [(item.id, item.title, item.guidance) if isinstance(item, SectionSpec) else ("", item, "") for item in outline]
     store.replace_outline(session_id, rows)
     return PlanResult(store.get(session_id), proposed, extras, "", result.text)
@@ -185,11 +195,14 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references)
     prose = prompts.clean_section(result.text, section.title, render_text(template, fixed, session.values) if fixed else "")
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
+    cancelled = result.stats.stop_reason == "cancelled"
+    if cancelled and not prose:
+        return DraftResult(position, section.title, None, True, True, len(examples))
     stats = result.stats.as_dict()
     stats["examples"] = len(examples)
     version = store.add_version(session_id, section.id, text, "generated", getattr(lm, "identity", ""),
                                 result.stats.method, stats)
-    return DraftResult(position, section.title, version, result.stats.stop_reason == "cancelled", True, len(examples))
+    return DraftResult(position, section.title, version, cancelled, True, len(examples))
 
 
 def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned: bool = True,

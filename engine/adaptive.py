@@ -23,7 +23,7 @@ from transformers import DynamicCache
 from engine.loading import LoadedModel
 from engine.paths import cache_dir
 
-WIDTHS = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 PROFILE_CONTEXT = 256  # cache length the widths are timed against (a typical drafting prompt)
 MAX_WIDTH = WIDTHS[-1]
 
@@ -47,7 +47,7 @@ def _profile_key(lm: LoadedModel) -> str:
 
 
 @torch.inference_mode()
-def measure_profile(lm: LoadedModel, repeats: int = 3, context: int = PROFILE_CONTEXT) -> CostProfile:
+def measure_profile(lm: LoadedModel, repeats: int = 2, context: int = PROFILE_CONTEXT) -> CostProfile:
     """Time one forward of each width over a `context`-token cache; the minimum over repeats is the
     least noisy estimate on a shared machine. Uses the same 4D-mask path as tree verification."""
     from engine.verify import causal_chain_inputs, tree_forward

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 CHUNK_WORDS = 90  # ~120 tokens with the label, inside the 128-token window we embed with
 MAX_CHUNKS_PER_SECTION = 1
 MIN_EMBED_WORDS = 6  # "Accepted", "Date: 2021-01-02": nothing for a vector to find
+SUMMARY_WORDS = 60
+SUMMARY_ORDINAL = -1  # the chunk standing for the whole document (attached to its first section)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,17 @@ def chunk_section(title: str, heading: str, text: str, words_per_chunk: int = CH
             break
         chunks.append(Chunk(ordinal, f"{label}: {' '.join(piece)}"))
     return chunks
+
+
+def summary_chunk(title: str, sections: list[tuple[str, str]], words: int = SUMMARY_WORDS) -> Chunk:
+    """The title and the opening words of the document, headings included: what the document is
+    about as a whole. Searching these finds documents whose sections each say only part of it."""
+    opening: list[str] = []
+    for heading, text in sections:
+        opening += _strip_markup(f"{heading.split(' > ')[-1]} {text}").split()
+        if len(opening) >= words:
+            break
+    return Chunk(SUMMARY_ORDINAL, f"{title}: {' '.join(opening[:words])}")
 
 
 def _strip_markup(text: str) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 
 from engine.errors import UserError
 from retrieval import store
-from retrieval.chunking import chunk_section
+from retrieval.chunking import SUMMARY_ORDINAL, Chunk, chunk_section, summary_chunk
 from retrieval.embedding import DIM, Embedder
 from retrieval.parsing import KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes
 from retrieval.ranking import fts_query, heading_similarity, query_terms, reciprocal_rank_fusion, snippet
@@ -98,6 +98,10 @@ class ImportSummary:
     seconds: float = 0.0
     messages: list[str] = field(default_factory=list)  # e.g. "index rebuilt: ..."
 
+
+# Fusion weights for (words, section vectors, document-summary vectors). The summary stands for
+# the whole document, and on the labelled corpus queries it was the strongest single signal.
+DOC_WEIGHTS = (1.0, 1.0, 1.5)
 
 _EMBEDDER: Embedder | None = None
 _EMBEDDER_LOCK = threading.Lock()
@@ -181,7 +185,7 @@ class _Pending:
     sha256: str
     size: int
     doc: ParsedDocument
-    chunk_texts: list[list[str]]  # per section
+    chunks: list[list[Chunk]]  # per section
     existed: bool
 
 
@@ -289,7 +293,7 @@ class Library:
                 item = self._prepare(path, kind, summary)
                 if item is not None:
                     pending.append(item)
-                    n_chunks += sum(len(c) for c in item.chunk_texts)
+                    n_chunks += sum(len(c) for c in item.chunks)
                 if n_chunks >= self.FLUSH_CHUNKS or done == len(files):
                     self._flush(pending, summary)
                     pending, n_chunks = [], 0
@@ -356,19 +360,20 @@ class Library:
         except Skip as exc:
             summary.skipped.append((str(path), str(exc)))
             return None
-        chunks = [[c.text for c in chunk_section(doc.title, s.heading, s.text)] for s in doc.sections]
+        chunks = [chunk_section(doc.title, s.heading, s.text) for s in doc.sections]
+        chunks[0].insert(0, summary_chunk(doc.title, [(s.heading, s.text) for s in doc.sections]))
         return _Pending(str(path), path.parent.name, digest, len(data), doc, chunks, old is not None)
 
     def _flush(self, pending: list[_Pending], summary: ImportSummary) -> None:
-        texts = [t for item in pending for section in item.chunk_texts for t in section]
+        texts = [c.text for item in pending for section in item.chunks for c in section]
         vectors = self.embedder.embed(texts)
         at = 0
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         for item in pending:
             sections = []
-            for parsed, chunk_texts in zip(item.doc.sections, item.chunk_texts):
-                pairs = [(t, vectors[at + n]) for n, t in enumerate(chunk_texts)]
-                at += len(chunk_texts)
+            for parsed, chunks in zip(item.doc.sections, item.chunks):
+                pairs = [(c.ordinal, c.text, vectors[at + n]) for n, c in enumerate(chunks)]
+                at += len(chunks)
                 sections.append(store.NewSection(parsed.heading, parsed.level, parsed.text, pairs))
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -406,36 +411,37 @@ class Library:
             [match, *params, limit]).fetchall()
         return [r[0] for r in rows]
 
-    def _vector_ranking(self, qvec: np.ndarray, where: str, params: list[Any], limit: int) -> list[int]:
-        want = limit * (6 if where else 2)
+    def _vector_ranking(self, qvec: np.ndarray, where: str, params: list[Any],
+                        limit: int) -> tuple[list[int], list[int]]:
+        """(sections ranked by their best chunk, sections holding a document-summary chunk ranked)."""
+        want = limit * (6 if where else 3)
         for _attempt in range(3):
             _scores, ids = self.vectors.search(qvec, want)
-            sections = self._sections_for_chunks(ids, where, params)
+            sections, summaries = self._sections_for_chunks(ids, where, params)
             if len(sections) >= limit or want >= self.vectors.index.ntotal:
-                return sections[:limit]
-            want *= 8
-        return sections[:limit]
+                break
+            want *= 8  # filters dropped most of what came back: look further down
+        return sections[:limit], summaries[:limit]
 
-    def _sections_for_chunks(self, ids: np.ndarray, where: str, params: list[Any]) -> list[int]:
+    def _sections_for_chunks(self, ids: np.ndarray, where: str, params: list[Any]) -> tuple[list[int], list[int]]:
         if not len(ids):
-            return []
+            return [], []
         id_list = [int(i) for i in ids]
-        rows: list[tuple[int, int]] = []
+        found: dict[int, tuple[int, int]] = {}
         for start in range(0, len(id_list), 900):
             part = id_list[start:start + 900]
-            rows += self.db.execute(
-                "SELECT c.id, c.section_id FROM library_chunks c JOIN library_sections s ON s.id = c.section_id "
-                f"JOIN library_documents d ON d.id = s.document_id WHERE c.id IN ({','.join('?' * len(part))}){where}",
-                [*part, *params]).fetchall()
-        section_of = dict(rows)
-        out: list[int] = []
-        seen: set[int] = set()
+            for cid, sid, ordinal in self.db.execute(
+                    "SELECT c.id, c.section_id, c.ordinal FROM library_chunks c JOIN library_sections s ON s.id = c.section_id "
+                    f"JOIN library_documents d ON d.id = s.document_id WHERE c.id IN ({','.join('?' * len(part))}){where}",
+                    [*part, *params]).fetchall():
+                found[cid] = (sid, ordinal)
+        sections: dict[int, None] = {}
+        summaries: dict[int, None] = {}
         for cid in id_list:
-            sid = section_of.get(cid)
-            if sid is not None and sid not in seen:
-                seen.add(sid)
-                out.append(sid)
-        return out
+            if cid in found:
+                sid, ordinal = found[cid]
+                (summaries if ordinal == SUMMARY_ORDINAL else sections).setdefault(sid, None)
+        return list(sections), list(summaries)
 
     def _section_rows(self, section_ids: list[int]) -> dict[int, tuple]:
         if not section_ids:
@@ -448,7 +454,9 @@ class Library:
 
     def search(self, query: str, k: int = 10, kind: str | None = None,
                source: str | None = None) -> list[Hit]:
-        """Hybrid search (FTS5 BM25 + vectors, reciprocal rank fusion); one hit per section."""
+        """Hybrid search: FTS5 BM25 over sections, vectors of section openings and of whole-document
+        summaries, fused by reciprocal rank. One hit per document (its best-matching section), best
+        first; `kind` and `source` (a source folder name or a path prefix) filter."""
         if not query.strip() or k <= 0:
             return []
         if kind is not None and kind not in KINDS:
@@ -457,13 +465,30 @@ class Library:
             where, params = self._filters(kind, source)
             depth = max(50, 3 * k)
             fts = self._fts_ranking(query, where, params, depth)
-            vec = self._vector_ranking(self.embedder.embed_query(query), where, params, depth)
-            fused = reciprocal_rank_fusion([fts, vec])[:k]
-            rows = self._section_rows([sid for sid, _ in fused])
+            vec, summaries = self._vector_ranking(self.embedder.embed_query(query), where, params, depth)
+            doc_of = self._documents_of(set(fts) | set(vec) | set(summaries))
+            section_score = dict(reciprocal_rank_fusion([fts, vec]))
+            by_doc = lambda sids: list(dict.fromkeys(doc_of[s] for s in sids if s in doc_of))  # noqa: E731
+            fused = reciprocal_rank_fusion([by_doc(fts), by_doc(vec), by_doc(summaries)], DOC_WEIGHTS)[:k]
+            best: dict[int, int] = {}
+            for sid in summaries:  # a document found only by its summary shows its opening section
+                best.setdefault(doc_of[sid], sid)
+            for sid, _score in sorted(section_score.items(), key=lambda kv: kv[1]):
+                best[doc_of[sid]] = sid  # ascending, so the best section is written last
+            rows = self._section_rows([best[d] for d, _ in fused])
             terms = query_terms(query)
             return [Hit(path=r[1], title=r[2], heading=r[3], snippet=snippet(r[4], terms), score=round(score, 6),
                         kind=r[5])
-                    for sid, score in fused if (r := rows.get(sid))]
+                    for d, score in fused if (r := rows.get(best[d]))]
+
+    def _documents_of(self, section_ids: set[int]) -> dict[int, int]:
+        ids = list(section_ids)
+        out: dict[int, int] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start:start + 900]
+            out.update(self.db.execute(
+                f"SELECT id, document_id FROM library_sections WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+        return out
 
     def examples(self, kind: str, heading: str, text: str = "", k: int = 3) -> list[Example]:
         """The k most useful past sections for drafting a section called `heading` in a document of
@@ -478,7 +503,7 @@ class Library:
                 return []
             qvec = self.embedder.embed_query(query)
             fts = self._fts_ranking(query, where, params, 100)
-            vec = self._vector_ranking(qvec, where, params, 100)
+            vec, _summaries = self._vector_ranking(qvec, where, params, 100)
             # Sections whose heading says the same thing, however they rank on content.
             named: list[int] = []
             head_terms = query_terms(heading)
@@ -521,8 +546,8 @@ class Library:
         for start in range(0, len(section_ids), 900):
             part = section_ids[start:start + 900]
             for sid, blob in self.db.execute(
-                    f"SELECT section_id, embedding FROM library_chunks WHERE section_id IN ({','.join('?' * len(part))})",
-                    part).fetchall():
+                    "SELECT section_id, embedding FROM library_chunks "
+                    f"WHERE ordinal >= 0 AND section_id IN ({','.join('?' * len(part))})", part).fetchall():
                 score = float(np.frombuffer(blob, dtype=np.float32) @ qvec)
                 if score > best.get(sid, -2.0):
                     best[sid] = score

@@ -48,7 +48,7 @@ class NewSection:
     heading: str
     level: int
     text: str
-    chunks: list[tuple[str, np.ndarray]]  # (embedded text, vector)
+    chunks: list[tuple[int, str, np.ndarray]]  # (ordinal, embedded text, vector); ordinal -1: document summary
 
 
 @dataclass
@@ -113,7 +113,7 @@ def write_document(db: sqlite_utils.Database, *, path: str, kind: str, title: st
         section_id = cur.lastrowid
         db.execute("INSERT INTO library_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
                    [section_id, title, section.heading, section.text])
-        for c_ord, (text, vec) in enumerate(section.chunks):
+        for c_ord, text, vec in section.chunks:
             cur = db.execute("INSERT INTO library_chunks (section_id, ordinal, text, embedding) VALUES (?, ?, ?, ?)",
                              [section_id, c_ord, text, np.asarray(vec, np.float32).tobytes()])
             new_chunks.append(cur.lastrowid)

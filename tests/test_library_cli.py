@@ -115,3 +115,19 @@ def test_two_processes_adding_at_once_do_not_corrupt_the_store(tmp_path: Path, d
         assert lib.search("team two option 3", k=1)[0].path.endswith("two-3.md")
     finally:
         lib.close()
+
+
+def test_bench_library_prints_recall_and_latency_rows(capsys, tmp_path: Path):
+    docs = write_docs(tmp_path / "docs")
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"query": "refund of the deposit when moving out", "expect": "leases/flat-lease.txt"})
+                       + "\n" + json.dumps({"query": "durable queue for outgoing email", "expect": "0002-message-queue.md"})
+                       + "\n")
+    code, out, err = run(capsys, "bench-library", "--corpus", str(docs), "--queries", str(queries),
+                         "--scale", "60", "--rounds", "1")
+    assert code == 0, err
+    assert "import: 3 documents" in out and "docs/s" in out
+    assert "recall on 2 labelled queries (q.jsonl): @1 1.00  @5 1.00  @10 1.00" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("real ", "scaled "))]
+    assert [r[0] for r in rows] == ["real", "scaled"]
+    assert int(rows[1][2]) >= 60 and int(rows[1][1]) > int(rows[0][1])  # the scaled copy is bigger

@@ -141,7 +141,7 @@ def test_refresh_counts_only_new_texts_and_persists(tiny_lm: SimpleNamespace) ->
     assert more.added == 1 and more.known == 3
     ids = tiny_lm.tokenizer("The monthly rent is", add_special_tokens=False)["input_ids"]
     following = tiny_lm.tokenizer(" Rs", add_special_tokens=False)["input_ids"][0]
-    assert ngram_for(tiny_lm).probabilities(ids, [following])[0] > 0
+    assert ngram_for(tiny_lm, refresh=False).probabilities(ids, [following])[0] > 0
 
 
 def test_refresh_rebuilds_after_corruption(tiny_lm: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
@@ -158,7 +158,7 @@ def test_refresh_rebuilds_after_corruption(tiny_lm: SimpleNamespace, caplog: pyt
 def test_document_text_counts_without_touching_the_store(tiny_lm: SimpleNamespace) -> None:
     from assistant.suggestions import ngram_for, store_path
 
-    model = ngram_for(tiny_lm, "The LESSOR and the LESSEE agree.")
+    model = ngram_for(tiny_lm, "The LESSOR and the LESSEE agree.", refresh=False)
     assert not model.empty
     assert not store_path(tiny_lm).exists()
 

@@ -105,7 +105,7 @@ def prepare(lm) -> list[int]:
 def test_tree_sampling_matches_target_distribution(peaked_lm) -> None:
     ids = prepare(peaked_lm)
     joint = exact_pairs(peaked_lm, ids)
-    count = 2500
+    count = 1500
     pairs, drafted = sample_pairs(peaked_lm, ids, count, seed=11)
     assert drafted > count // 4, "too few steps accepted a draft for the test to mean anything"
     assert chi_square_p(pairs, joint, count) > 1e-3
@@ -115,6 +115,6 @@ def test_biased_rule_is_detected(peaked_lm, monkeypatch: pytest.MonkeyPatch) -> 
     ids = prepare(peaked_lm)
     joint = exact_pairs(peaked_lm, ids)
     monkeypatch.setattr(SpeculativeDecoder, "_walk", biased_walk)
-    count = 1500
+    count = 600
     pairs, _ = sample_pairs(peaked_lm, ids, count, seed=12)
     assert chi_square_p(pairs, joint, count) < 1e-6

@@ -84,3 +84,21 @@ def test_store_grows_as_documents_are_imported(tiny_model_dir: Path, fake_librar
     second = refresh_store(lm)
     assert second.added == 1 and second.known == first.known + 1 and second.entries > first.entries
     assert refresh_store(lm).added == 0
+
+
+def test_editor_lookups_build_the_store_once_then_throttle(tiny_model_dir: Path, fake_library,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.suggestions as suggestions
+    from engine import load_model
+
+    lm = load_model(str(tiny_model_dir))
+    fake_library.sections = ["The monthly rent is payable in advance."]
+    first = suggestions.ngram_for(lm, "typed text")
+    assert suggestions.store_path(lm).is_file() and not first.empty and len(first.tables) == 2
+    fake_library.sections = fake_library.sections + ["The Lessee shall not sublet."]
+    suggestions.ngram_for(lm)  # within REFRESH_EVERY: the new section is not counted yet
+    assert suggestions.refresh_store(lm).added == 1
+    monkeypatch.setattr(suggestions, "REFRESH_EVERY", 0.0)
+    fake_library.sections = fake_library.sections + ["Verified at Pune."]
+    suggestions.ngram_for(lm)
+    assert suggestions.refresh_store(lm).added == 0  # the throttled lookup already counted it

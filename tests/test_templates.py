@@ -181,3 +181,14 @@ def test_random_bytes_never_traceback(tmp_path_factory: pytest.TempPathFactory, 
     path.write_bytes(raw)
     found = load_templates([path.parent])
     assert len(found.errors) + len(found.templates) == 1
+
+
+def test_the_schema_documents_every_key_and_its_example_loads():
+    schema = (shipped_dir() / "SCHEMA.md").read_text(encoding="utf-8")
+    example = schema.split("```toml\n", 1)[1].split("```", 1)[0]
+    template = parse_template(example, "SCHEMA.md")
+    assert render_text(template, template.sections[0].text, {"tenant": "Ravi", "vacate_by": "2025-05-01"}).startswith(
+        "To Ravi: you are requested to vacate the premises by 2025-05-01.")
+    from assistant.templates import KNOWN_KEYS
+    for key in KNOWN_KEYS | {"label", "help", "default", "guidance", "uses", "retrieval", "schedule", "max_tokens"}:
+        assert f"`{key}`" in schema or f"`[[{key}]]`" in schema, key

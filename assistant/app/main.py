@@ -173,18 +173,20 @@ class DraftpadApp(App):
         intro = getattr(screen, "HELP", "")
         if intro:
             lines += [intro, ""]
-        lines += ["| key | action |", "|---|---|"]
-        seen: set[str] = set()
+        lines += ["| key | action | what it does |", "|---|---|---|"]
+        seen: set[tuple[str, str]] = set()
+        # The screen's and the app's own keys; widgets' cursor keys are the usual ones.
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            text = binding.tooltip or binding.description or binding.action
-            if not text or binding.system or (binding.action, key) in seen:
+            if active.node is not screen and active.node is not self:
                 continue
-            seen.add((binding.action, key))  # type: ignore[arg-type]
-            lines.append(f"| `{binding.key_display or key}` | {text} |")
+            if binding.system or (binding.action, key) in seen:
+                continue
+            seen.add((binding.action, key))
+            lines.append(f"| `{key}` | {binding.description or binding.action} | {binding.tooltip} |")
         extra = getattr(screen, "EXTRA_KEYS", ())
         for key, text in extra:
-            lines.append(f"| `{key}` | {text} |")
+            lines.append(f"| `{key}` | {text} | |")
         lines += ["", "Ctrl+P opens the command palette with every action; F9 switches theme."]
         return "\n".join(lines)
 

@@ -70,13 +70,16 @@ class ModelHost:
         self._done.wait(timeout)
         return self.ready
 
+    @property
+    def name(self) -> str:
+        return "SmolLM2-135M" if self.spec == "default" else self.spec.rstrip("/").split("/")[-1]
+
     def describe(self) -> str:
         if self.lm is None:
-            return self.spec
+            return self.name
         device = str(self.lm.device)
         dtype = str(self.lm.dtype).replace("torch.", "")
-        name = "SmolLM2-135M" if self.spec == "default" else self.spec.rstrip("/").split("/")[-1]
-        return f"{name} · {device} · {dtype}"
+        return f"{self.name} · {device} · {dtype}"
 
     def record(self, stats: Any) -> LastRun:
         """Keep the figures of a finished generation; speedup when the engine gives a baseline."""

@@ -27,8 +27,10 @@ def describe_model(host: ModelHost, now: float | None = None) -> str:
         return host.describe()
     if state == "failed":
         return f"model failed: {host.error}"
-    elapsed = (now or time.monotonic()) - host.started_at if host.started_at else 0.0
-    return f"loading {host.spec} … {elapsed:.0f}s"
+    if state == "idle":
+        return f"{host.name} (not loaded)"
+    elapsed = (now or time.monotonic()) - host.started_at
+    return f"loading {host.name} … {elapsed:.0f}s"
 
 
 class StatusBar(Horizontal):

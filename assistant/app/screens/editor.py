@@ -202,6 +202,8 @@ class EditorScreen(DraftpadScreen):
         if self._loading or self.section is None:
             return
         self._latest = self.area.text
+        if self._latest == self.saved_text:
+            return  # e.g. the Changed message of loading the stored text
         if self._buffer_timer is not None:
             self._buffer_timer.stop()
         self._buffer_timer = self.set_timer(SAVE_DELAY, self.write_buffer)

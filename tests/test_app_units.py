@@ -1,0 +1,120 @@
+"""Pure parts of the app (no Pilot): answer checks, diffs, export paths, saved place, buffers,
+ghost-text clean-up, status text, and the rule that only assistant/app/ imports textual."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from assistant.app import buffers
+from assistant.app.answers import check_all, check_answer
+from assistant.app.ghost_text import one_line
+from assistant.app.last_place import FILE_NAME, Place, load_place, save_place
+from assistant.app.model_host import LastRun, ModelHost
+from assistant.app.screens.export import default_path, with_format
+from assistant.app.screens.versions import unified_diff
+from assistant.app.status_bar import describe_last, describe_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spec(name: str, kind: str = "text", required: bool = True) -> SimpleNamespace:
+    return SimpleNamespace(name=name, type=kind, required=required)
+
+
+def test_answer_checks_by_type() -> None:
+    assert check_answer(spec("title"), "") == "required"
+    assert check_answer(spec("note", required=False), "  ") == ""
+    assert check_answer(spec("term", "number"), "11") == ""
+    assert check_answer(spec("term", "number"), "eleven") != ""
+    assert check_answer(spec("rent", "money"), "Rs. 28,000") == ""
+    assert check_answer(spec("rent", "money"), "₹ 1,00,000/-") == ""
+    assert check_answer(spec("rent", "money"), "a lot") != ""
+    for good in ("2025-04-01", "1 April 2025", "01/04/2025", "today"):
+        assert check_answer(spec("date", "date"), good) == "", good
+    assert check_answer(spec("date", "date"), "next week") != ""
+    problems = check_all((spec("a"), spec("b", "number"), spec("c", required=False)), {"a": "x", "b": "y"})
+    assert set(problems) == {"b"}
+
+
+def test_unified_diff_and_export_paths(tmp_path: Path) -> None:
+    diff = unified_diff("one\ntwo", "one\nthree", "v1", "v2")
+    assert "-two" in diff and "+three" in diff and diff.startswith("--- v1")
+    assert unified_diff("same", "same", "a", "b") == "(no difference)"
+    assert default_path("Use SQLite: for state!", "md", tmp_path) == tmp_path / "use-sqlite-for-state.md"
+    assert default_path("???", "docx", tmp_path).name == "document.docx"
+    assert with_format("/x/adr.md", "docx") == "/x/adr.docx"
+    assert with_format("/x/notes.txt", "docx") == "/x/notes.txt"
+
+
+def test_place_round_trips_and_survives_damage(draftpad_home: Path) -> None:
+    assert load_place() == Place()
+    save_place(Place("editor", 3, "2", "nord"))
+    assert load_place() == Place("editor", 3, "2", "nord")
+    (draftpad_home / FILE_NAME).write_text("{not json")
+    assert load_place() == Place()
+    (draftpad_home / FILE_NAME).write_text(json.dumps({"screen": "library", "unknown": 1}))
+    assert load_place() == Place("library")
+
+
+def test_buffers_round_trip() -> None:
+    assert buffers.read_buffer(7) is None
+    buffers.write_buffer(7, "typed — not yet a version")
+    assert buffers.read_buffer(7) == "typed — not yet a version"
+    buffers.drop_buffer(7)
+    assert buffers.read_buffer(7) is None
+    buffers.drop_buffer(7)  # dropping twice is fine
+
+
+def test_ghost_text_is_one_printable_line() -> None:
+    assert one_line(" the rent\r\nis due") == " the rent"
+    assert one_line("a\rb") == "a"
+    assert one_line("x\x00y\x1bz") == "xyz"
+    assert one_line("\nlater") == ""
+
+
+def test_status_text() -> None:
+    host = ModelHost("some/folder/llama")
+    assert describe_model(host) == "llama (not loaded)"
+    host.started_at = 100.0
+    assert describe_model(host, now=103.0) == "loading llama … 3s"
+    host.error = "no such model"
+    assert describe_model(host) == "model failed: no such model"
+    assert describe_last(host) == "no generation yet"
+    host.last = LastRun(42.0, 2.5, 10, 1.8)
+    assert describe_last(host) == "42.0 tok/s · 2.50 tok/fwd · 1.80x speedup"
+    host.record_dict({"tok_s": 10, "tokens_per_forward": 1, "new_tokens": 5, "method": "greedy"})
+    assert describe_last(host) == "10.0 tok/s · 1.00 tok/fwd"
+    stats = SimpleNamespace(tok_s=30.0, tokens_per_forward=3.0, new_tokens=9, method="recycling", baseline_tok_s=15.0)
+    assert host.record(stats).speedup == 2.0
+
+
+def imports_textual(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "textual" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "textual":
+            return True
+    return False
+
+
+def test_textual_is_imported_only_under_assistant_app() -> None:
+    offenders = [str(p.relative_to(ROOT)) for folder in ("assistant", "engine", "retrieval")
+                 for p in sorted((ROOT / folder).rglob("*.py"))
+                 if imports_textual(p) and (ROOT / "assistant" / "app") not in p.parents]
+    assert offenders == []
+    # The scan finds textual where it is: the rule would catch a stray import.
+    assert imports_textual(ROOT / "assistant" / "app" / "main.py")
+
+
+def test_cli_and_engine_do_not_load_textual() -> None:
+    code = ("import sys, assistant.cli as c; c.build_parser(); import engine, retrieval.library, assistant.drafting;"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

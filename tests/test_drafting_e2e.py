@@ -1,0 +1,138 @@
+"""End to end on the embedded model, headless: new -> plan -> draft all -> validate -> export md and docx.
+
+Also: a whole session with network connections blocked, and kill -9 in the middle of `draft --all`.
+Section lengths are kept small so the whole file stays within the suite's time budget.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docx
+import pytest
+
+from assistant import drafting
+from assistant.templates import get_template, render_text
+
+pytestmark = pytest.mark.real_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENS = 32
+
+ADR_FACTS = {
+    "title": "Use PostgreSQL for the event store",
+    "context": "The order service keeps its events in flat files. Replays are slow and events are lost when a node crashes.",
+    "decision": "We will store every domain event as one row of an append-only PostgreSQL table.",
+}
+RENT_FACTS = {
+    "lessor": "Shri Anil Kumar Sharma", "lessor_address": "B-14, Sector 27, Noida 201301",
+    "lessee": "Ms. Priya Nair", "lessee_address": "12 MG Road, Ernakulam, Kochi 682011",
+    "property": "Flat No. 302, Sunrise Apartments, Sector 62, Noida 201309",
+    "rent": "Rs. 28,000", "deposit": "56000", "start_date": "2025-03-01", "term_months": "11", "place": "Noida",
+}
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def fact_in(value: str, text: str) -> bool:
+    """An independent, deliberately plain check: the digits of an amount, or the words of anything else."""
+    if re.fullmatch(r"(?:Rs\.?\s*)?[\d,]+", value):
+        return value.replace("Rs.", "").replace(",", "").strip() in text.replace(",", "")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value in text
+    words = [w for w in re.sub(r"[^\w]+", " ", value.lower()).split() if w not in {"shri", "ms"}]
+    return " ".join(words) in " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+def run_session(template_id: str, facts: dict[str, str], lm: object, out: Path) -> tuple[str, list]:
+    session = drafting.new_session(template_id, values=facts)
+    planned = drafting.plan(session.id, lm, max_new_tokens=48)
+    drafting.draft_all(session.id, lm, max_new_tokens=TOKENS)
+    findings = drafting.validate(session.id)
+    md = drafting.export(session.id, "md", out / f"{template_id}.md")
+    word = drafting.export(session.id, "docx", out / f"{template_id}.docx")
+    text = md.read_text(encoding="utf-8")
+
+    template = get_template(template_id)
+    final = drafting.get_session(session.id)
+    keyed = [s.key for s in final.sections if s.key]
+    required = [s.id for s in template.sections_for(final.variant) if s.required]
+    assert [k for k in keyed if k in required] == required  # every required section, in template order
+    assert all(s.text.strip() for s in final.sections if s.key in required)
+    assert len(final.sections) == len(keyed) + len(planned.added)
+
+    md_headings = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+    document = docx.Document(str(word))
+    assert [p.text for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))] == md_headings
+    assert md_headings[1:] == [s.title for s in final.sections]
+
+    absent = {name for name, value in facts.items() if not fact_in(value, text)}
+    reported = {f.field for f in findings if f.code == "missing_fact"}
+    assert reported == absent  # validate names exactly the facts that are missing
+    assert absent == set()  # and with these templates every given fact is carried
+    assert not [f for f in findings if f.code in ("missing_section", "missing_value", "empty_section", "order")]
+    print(f"\n===== {template_id}: validate")
+    print("\n".join(f"{f.severity}: {f.message}" for f in findings) or "ok: no findings")
+    print(f"===== {template_id}: {md.name}\n{text}")
+    return text, findings
+
+
+def test_adr_end_to_end(real_lm, no_network, tmp_path: Path):
+    text, _ = run_session("adr-nygard", ADR_FACTS, real_lm, tmp_path)
+    assert text.startswith("# Use PostgreSQL for the event store\n\nDate: ")
+
+
+def test_rent_agreement_end_to_end(real_lm, no_network, tmp_path: Path):
+    text, _ = run_session("in-rent-agreement", RENT_FACTS, real_lm, tmp_path)
+    assert "a monthly rent of Rs. 28,000/-" in text and "security deposit of Rs. 56,000/-" in text
+
+
+def test_kill_during_draft_all_keeps_earlier_sections(real_lm, real_model_home: Path, draftpad_home: Path):
+    # The subprocess reuses the dequantised model cache instead of rebuilding it.
+    draftpad_home.mkdir(parents=True, exist_ok=True)
+    (draftpad_home / "cache").symlink_to(real_model_home / "cache", target_is_directory=True)
+    session = drafting.new_session("in-rent-agreement", values=RENT_FACTS)
+    template = get_template("in-rent-agreement")
+    first_model_section = next(s.position for s in session.sections if drafting.needs_model(session.id, s.position))
+    env = {**os.environ, "DRAFTPAD_HOME": str(draftpad_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "draft", str(session.id), "--all", "--quiet", "--no-library",
+         "--max-new-tokens", "400"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    try:
+        for line in proc.stderr:
+            if f"drafting section {first_model_section} " in line:
+                time.sleep(1.5)  # well inside the model's generation of this section
+                break
+            assert time.monotonic() < deadline, "draft --all never reached the model section"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    with sqlite3.connect(draftpad_home / "draftpad.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after = drafting.get_session(session.id)
+    for section in after.sections[: first_model_section - 1]:
+        spec = next(s for s in template.sections if s.id == section.key)
+        assert section.status == "drafted" and section.current.version == 1
+        assert section.text == render_text(template, spec.text, after.values).strip()
+    interrupted = after.section(first_model_section)
+    assert interrupted.status == "planned" and interrupted.current is None
+    assert all(s.current is None for s in after.sections[first_model_section:])

@@ -1,0 +1,125 @@
+"""Plan and draft plumbing: prompt building and parsing (pure), then the workflow on a tiny random model."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import engine
+from assistant import drafting, prompts, workflow
+from assistant.templates import get_template
+from tests.test_sessions import RENT
+
+
+def test_parse_titles_keeps_titles_and_drops_prose():
+    output = "Here are the sections:\n1. **Status**\n2) Context:\n- Decision\n## Consequences\n\nDecision\n" \
+             "This section explains why the team decided to do what it did in detail.\n"
+    assert prompts.parse_titles(output) == ["Here are the sections", "Status", "Context", "Decision", "Consequences"]
+
+
+def test_merge_plan_keeps_required_sections_in_order_and_places_extras_before_closing_ones():
+    template = get_template("in-rent-agreement")
+    proposed = ["Rent", "Pets and Parking", "Residential Rent Agreement (11 months)", "Anil Sharma", "Lock-in Period"]
+    outline, extras = prompts.merge_plan(template.sections, proposed, 3, {**RENT, "_template": template.name})
+    assert extras == ["Pets and Parking", "Lock-in Period"]
+    names = [item if isinstance(item, str) else item.id for item in outline]
+    assert names[-5:] == ["Pets and Parking", "Lock-in Period", "registration", "schedule", "signatures"]
+    assert [n for n in names if n not in extras] == [s.id for s in template.sections]
+
+
+def test_draft_prompt_puts_facts_first_and_names_the_section():
+    template = get_template("in-rent-agreement")
+    messages = prompts.draft_messages(template, RENT, "Additional Terms", "Write two clauses.",
+                                      ["Parties", "Additional Terms"], 2,
+                                      [prompts.PriorSection("Parties", "This Rent Agreement is made. " * 30, True)],
+                                      ["Example clause about parking."])
+    user = messages[1]["content"]
+    assert user.startswith("Facts (use them exactly as written):\n- Lessor (owner): Anil Sharma")
+    assert "2. Additional Terms  <- this section" in user and "Example clause about parking." in user
+    assert len(user.split("- Parties: ")[1].split("\n")[0]) <= prompts.CONDENSE_CHARS + 2
+    assert 'Write the "Additional Terms" section' in user
+
+
+def test_clean_section_drops_heading_repeats_and_the_cut_off_tail():
+    raw = "## Decision\nWe will use PostgreSQL. It is robust.\nIt is robust.\n\nThe team will migrate in"
+    assert prompts.clean_section(raw, "Decision", "We will use PostgreSQL.") == "It is robust."
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_model_dir: Path):
+    return engine.load_model(str(tiny_model_dir), device="cpu", dtype="fp32")
+
+
+@dataclass
+class FakeExample:
+    text: str
+
+
+class FakeLibrary:
+    def examples(self, kind: str, heading: str, text: str = "", k: int = 3) -> list[FakeExample]:
+        return [FakeExample(f"Example {kind} section for {heading}.")]
+
+    def search(self, query: str, k: int = 10, kind: str | None = None, source: str | None = None) -> list:
+        return []
+
+    def stats(self) -> dict:
+        return {"documents": 1, "by_kind": {"adr": 1}}
+
+    def close(self) -> None:
+        pass
+
+
+def test_draft_all_stores_every_section_with_stats_and_reference_texts(tiny_lm, monkeypatch: pytest.MonkeyPatch):
+    calls: list[dict] = []
+    real = engine.generate
+
+    def spy(lm, prompt, config, **kwargs):
+        calls.append({"prompt": prompt, "config": config, **kwargs})
+        return real(lm, prompt, config, **kwargs)
+
+    monkeypatch.setattr(engine, "generate", spy)
+    monkeypatch.setattr(workflow, "_open_library", lambda: FakeLibrary())
+    sid = drafting.new_session("adr-nygard", values={"title": "Use PostgreSQL", "context": "Flat files lose events.",
+                                                     "decision": "Store events in PostgreSQL."}).id
+    seen: list[int] = []
+    results = drafting.draft_all(sid, tiny_lm, on_section=lambda n, s: seen.append(n), max_new_tokens=8)
+    assert seen == [1, 2, 3, 4] and [r.used_model for r in results] == [False, True, True, True]
+    assert len(calls) == 3 and all(c["config"].max_new_tokens == 8 for c in calls)
+    assert calls[0]["reference_texts"][0] == "Example adr section for Context."
+    assert "Store events in PostgreSQL." in calls[0]["reference_texts"]
+    session = drafting.get_session(sid)
+    assert session.section(2).text.startswith("Flat files lose events.")  # the fixed part of a mixed section
+    stats = session.section(3).current.stats
+    assert stats["new_tokens"] <= 8 and stats["examples"] == 1 and session.section(3).current.model
+    assert drafting.draft_all(sid, tiny_lm, max_new_tokens=8) == []  # nothing left to draft
+
+
+def test_cancel_stops_draft_all_and_keeps_what_was_written(tiny_lm):
+    sid = drafting.new_session("adr-nygard", values={"title": "T", "context": "c", "decision": "d"}).id
+    cancel = threading.Event()
+
+    def stop_after_first(position: int, section: object) -> None:
+        if position == 2:
+            cancel.set()
+
+    results = drafting.draft_all(sid, tiny_lm, on_section=stop_after_first, cancel=cancel, max_new_tokens=8,
+                                 use_library=False)
+    assert [r.position for r in results] == [1, 2] and results[1].cancelled and results[1].version is None
+    assert [s.status for s in drafting.get_session(sid).sections] == ["drafted", "planned", "planned", "planned"]
+
+
+def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest.MonkeyPatch):
+    sid = drafting.new_session("in-rent-agreement", values=RENT).id
+    result = drafting.plan(sid, tiny_lm, max_new_tokens=24, use_library=False)
+    template = get_template("in-rent-agreement")
+    keyed = [s.key for s in result.session.sections if s.key]
+    assert keyed == [s.id for s in template.sections]
+    assert len(result.session.sections) == len(keyed) + len(result.added)
+    assert bool(result.notice) == (len(result.proposed) < 2)
+    monkeypatch.setattr(engine, "generate", lambda *a, **k: engine.GenerationResult("no list here", []))
+    fallback = drafting.plan(sid, tiny_lm, use_library=False)
+    assert fallback.notice.startswith("the model's outline could not be read")
+    assert [s.key for s in fallback.session.sections if s.key] == keyed
