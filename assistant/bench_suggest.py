@@ -188,8 +188,8 @@ def run_suggest_bench(args: argparse.Namespace) -> int:
 
     k = int(getattr(args, "k", None) or 3)
     tokens = int(getattr(args, "suggest_tokens", None) or 16)
-    rounds = max(1, int(getattr(args, "rounds", None) or getattr(args, "repeats", None) or 2))
-    rounds = max(rounds, 2)  # a single round on this shared machine is mostly noise
+    # at least two rounds unless asked: one round on this shared machine is mostly noise
+    rounds = max(1, int(getattr(args, "rounds", None) or max(2, getattr(args, "repeats", None) or 0)))
     from engine.superposed import DEFAULT_ALPHA
 
     alpha = float(getattr(args, "alpha", None) if getattr(args, "alpha", None) is not None else DEFAULT_ALPHA)

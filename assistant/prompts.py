@@ -29,9 +29,10 @@ class PriorSection:
     accepted: bool
 
 
-def facts_block(template: Template, values: dict[str, str]) -> str:
+def facts_block(template: Template, values: dict[str, str], first: tuple[str, ...] = ()) -> str:
+    """One '- Label: value' line per given fact; the section's own facts (`first`) lead."""
     lines = []
-    for f in template.fields:
+    for f in sorted(template.fields, key=lambda f: f.name not in first):
         value = str(values.get(f.name, "") or "").strip()
         if value:
             lines.append(f"- {f.label}: {value}")
@@ -121,10 +122,11 @@ def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: i
 
 
 def draft_messages(template: Template, values: dict[str, str], title: str, guidance: str, outline: list[str],
-                   position: int, prior: list[PriorSection], examples: list[str], fixed_text: str = "") -> Messages:
+                   position: int, prior: list[PriorSection], examples: list[str], fixed_text: str = "",
+                   uses: tuple[str, ...] = ()) -> Messages:
     """The chat prompt for one section: facts, outline, earlier sections, examples, then the task."""
     kind = KIND_LABELS.get(template.kind, "document")
-    parts = [f"Facts (use them exactly as written):\n{facts_block(template, values)}"]
+    parts = [f"Facts (use them exactly as written):\n{facts_block(template, values, uses)}"]
     parts.append("Outline:\n" + "\n".join(
         f"{i}. {t}{'  <- this section' if i == position else ''}" for i, t in enumerate(outline, start=1)))
     written = [p for p in prior if p.text.strip()]
@@ -149,6 +151,8 @@ def draft_messages(template: Template, values: dict[str, str], title: str, guida
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
+# Chatter a small chat model wraps around the text it was asked for.
+_META = re.compile(r"^(?:here is|here are|here's|sure|certainly|of course|this section|the section|note:|i hope)\b", re.I)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
 
@@ -156,13 +160,20 @@ def _key(sentence: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", sentence.casefold()).split())
 
 
-def clean_section(text: str, title: str, already: str = "") -> str:
+def clean_section(text: str, title: str, already: str = "", keep_lead: bool = False) -> str:
     """Tidy the model's prose for one section.
 
     Small models wrap a section in its heading, loop on a sentence and stop mid-sentence at the
     token limit. Drop the heading, every sentence said before (here or in `already`, the section's
     fixed wording), and an unfinished last sentence when a finished one precedes it.
     """
+    if keep_lead:
+        # A continuation of primed words: its first sentence finishes the fixed one, so it stays.
+        head, sep, rest = text.partition(". ")
+        if not sep:
+            return " ".join(text.split())
+        head = " ".join(head.split()) + "."
+        return f"{head} {clean_section(rest, title, already + chr(10) + head)}".strip()
     lines = text.strip().splitlines()
     while lines:
         first = lines[0].strip().strip("#*_ ").rstrip(":").strip()
@@ -178,7 +189,7 @@ def clean_section(text: str, title: str, already: str = "") -> str:
             kept = []
             for sentence in _SENTENCE.findall(line):
                 key = _key(sentence)
-                if not key:
+                if not key or _META.match(sentence.strip()):
                     continue
                 if key in seen or any(len(key) > 20 and key in old for old in seen):
                     continue
@@ -196,6 +207,13 @@ def clean_section(text: str, title: str, already: str = "") -> str:
         elif cleaned.endswith((",", " and", " or", " the", " of", " to", " a")):
             cleaned = cleaned.rstrip(",")
     return cleaned
+
+
+def lead_in(fixed_text: str) -> str:
+    """The words just before the {draft} slot in the same paragraph: the model's reply starts with them,
+    which steers a small model far better than describing them."""
+    before = fixed_text.partition("{" + DRAFT_SLOT + "}")[0]
+    return before.rsplit("\n\n", 1)[-1].lstrip() if "{" + DRAFT_SLOT + "}" in fixed_text else ""
 
 
 def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:

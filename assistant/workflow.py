@@ -186,14 +186,24 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     prior = [prompts.PriorSection(s.title, s.text, s.status == "accepted") for s in session.sections[: position - 1]]
     messages = prompts.draft_messages(
         template, session.values, section.title, section.guidance or (spec.guidance if spec else ""),
-        [s.title for s in session.sections], position, prior, examples, fixed_text=render_text(template, fixed, {**session.values}) if fixed else "",
+        [s.title for s in session.sections], position, prior, examples,
+        fixed_text=render_text(template, fixed, session.values) if fixed else "", uses=spec.uses if spec else (),
     )
     tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
     config = engine.GenerationConfig(max_new_tokens=tokens, temperature=0.0, stop=prompts.SECTION_STOPS)
     # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
     references = examples + [v for v in session.values.values() if v]
-    result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references)
-    prose = prompts.clean_section(result.text, section.title, render_text(template, fixed, session.values) if fixed else "")
+    lead = prompts.lead_in(render_text(template, fixed, session.values)) if fixed else ""
+    prompt_ids = None
+    if lead:
+        # The reply is primed with the lead-in words; only the continuation is generated and stored.
+        prompt_ids = engine.encode_prompt(lm, messages) + list(
+            lm.tokenizer(lead, add_special_tokens=False)["input_ids"])
+    result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
+                             prompt_ids=prompt_ids)
+    # Sentences already in the fixed wording or in earlier sections are not said again.
+    already = "\n".join([render_text(template, fixed, session.values) if fixed else ""] + [p.text for p in prior])
+    prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
     cancelled = result.stats.stop_reason == "cancelled"
     if cancelled and not prose:

@@ -139,6 +139,9 @@ def open_library(db_path: Path | None = None, embedder: Embedder | None = None) 
     messages: list[str] = []
     try:
         db = _open_checked(db_path)
+    except sqlite3.OperationalError as exc:
+        # Locked, read-only, disk full: the file may be fine, so it is never moved aside for these.
+        raise UserError(f"cannot open the library database {db_path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         aside = _move_aside(db_path)
         messages.append(f"the database {db_path} could not be read ({exc}); it was moved to {aside} "

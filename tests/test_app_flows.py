@@ -218,4 +218,13 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
         await until(pilot, lambda: area.suggestion != "", what="second suggestion")
         await pilot.press("escape")
         assert area.suggestion == "" and area.text.endswith(" a")
+        # Alt+S lists every suggestion; picking one inserts it.
+        await pilot.press("b")
+        await until(pilot, lambda: len(area.choices) >= 2, what="third round of suggestions")
+        choices = list(area.choices)
+        await pilot.press("alt+s")
+        await until(pilot, lambda: screen_name(pilot) == "PickScreen", what="list of suggestions")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen")
+        assert area.text.endswith(" ab" + choices[1])
         assert app.screen.generating is False

@@ -21,9 +21,10 @@ async def wait_home(pilot) -> None:
 
 
 async def steady(pilot) -> None:
-    """A blinking cursor would make the picture depend on the moment it is taken."""
+    """A blinking cursor would make the picture depend on the moment it is taken: no focus, no cursor."""
     for widget in pilot.app.screen.query("Input, TextArea"):
         widget.cursor_blink = False
+    pilot.app.screen.set_focus(None)
     await pilot.pause()
 
 

@@ -89,8 +89,11 @@ def test_status_text() -> None:
     assert describe_last(host) == "42.0 tok/s · 2.50 tok/fwd · 1.80x speedup"
     host.record_dict({"tok_s": 10, "tokens_per_forward": 1, "new_tokens": 5, "method": "greedy"})
     assert describe_last(host) == "10.0 tok/s · 1.00 tok/fwd"
-    stats = SimpleNamespace(tok_s=30.0, tokens_per_forward=3.0, new_tokens=9, method="recycling", baseline_tok_s=15.0)
+    # Speedup: decode speed (prefill left out) over the engine's plain-greedy estimate.
+    stats = SimpleNamespace(tok_s=20.0, tokens_per_forward=3.0, new_tokens=30, method="recycling", seconds=1.5,
+                            prefill_seconds=0.5, baseline_tok_s=15.0)
     assert host.record(stats).speedup == 2.0
+    assert host.record_dict({"new_tokens": 30, "seconds": 1.5, "method": "greedy", "baseline_tok_s": 15}).speedup is None
 
 
 def imports_textual(path: Path) -> bool:

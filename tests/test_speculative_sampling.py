@@ -15,6 +15,7 @@ import engine
 from engine import GenerationConfig, generate
 from engine.sampling import SamplingParams, draw, make_generator, target_probs
 from engine.speculative import SpeculativeConfig, SpeculativeDecoder
+from engine.draft_sources import SuffixIndex
 from engine.tree import DraftTree
 from tests.tiny import build_tiny_model
 
@@ -69,17 +70,22 @@ def biased_walk(self: SpeculativeDecoder, tree: DraftTree, logits: torch.Tensor)
 
 
 def sample_pairs(lm, ids: list[int], count: int, seed: int) -> tuple[Counter, int]:
-    """`count` samples of the two tokens after `ids` + a fixed first token; how many came from trees."""
+    """`count` samples of the two tokens after `ids`; how many of them came out of a tree."""
     generator = make_generator(seed, lm.device)
+    decoder = SpeculativeDecoder(lm, PARAMS, generator, (), SpeculativeConfig(fixed_nodes=12, save_table=False))
+    decoder.prefill(ids[:-1])  # once: each sample rolls the cache back to this prefix
+    base = len(ids) - 1
     pairs: Counter = Counter()
     drafted = 0
     for _ in range(count):
-        decoder = SpeculativeDecoder(lm, PARAMS, generator, (), SpeculativeConfig(fixed_nodes=12, save_table=False))
-        decoder.prefill(ids[:-1])
         decoder._root = ids[-1]  # as if the last prompt token had just been emitted
+        decoder._context = SuffixIndex()
+        decoder._context.extend(ids)
+        decoder.accepted = []
         out: list[int] = []
         while len(out) < 2:
             out.extend(decoder.step())
+        decoder._cache.crop(-(decoder._cache.get_seq_length() - base))
         drafted += decoder.accepted[0] > 1
         pairs[(out[0], out[1])] += 1
     return pairs, drafted

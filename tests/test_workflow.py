@@ -46,6 +46,8 @@ def test_draft_prompt_puts_facts_first_and_names_the_section():
 def test_clean_section_drops_heading_repeats_and_the_cut_off_tail():
     raw = "## Decision\nWe will use PostgreSQL. It is robust.\nIt is robust.\n\nThe team will migrate in"
     assert prompts.clean_section(raw, "Decision", "We will use PostgreSQL.") == "It is robust."
+    # A primed continuation keeps its first (unfinished-looking) words: they end the fixed sentence.
+    assert prompts.clean_section(" it is fast. It is fast. It scales.", "D", "", keep_lead=True) == "it is fast. It scales."
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +125,31 @@ def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest
     fallback = drafting.plan(sid, tiny_lm, use_library=False)
     assert fallback.notice.startswith("the model's outline could not be read")
     assert [s.key for s in fallback.session.sections if s.key] == keyed
+
+
+def test_draft_uses_the_users_library_for_examples(tiny_lm, corpus: Path, monkeypatch: pytest.MonkeyPatch):
+    from retrieval.library import open_library
+
+    files = sorted((corpus / "adr-18f-piipan").glob("docs__adr__000[2-4]*.md"))
+    library = open_library()
+    try:
+        library.add_paths(files, kind="adr")
+        assert library.stats()["by_kind"].get("adr") == len(files)
+    finally:
+        library.close()
+    captured: list[list[str]] = []
+    real = engine.generate
+
+    def spy(lm, prompt, config, **kwargs):
+        captured.append(list(kwargs.get("reference_texts", ())))
+        return real(lm, prompt, config, **kwargs)
+
+    monkeypatch.setattr(engine, "generate", spy)
+    sid = drafting.new_session("adr-madr", values={"title": "Pick a deployment platform", "context": "We need to host"
+                                                   " the service.", "options": "cloud.gov; AWS", "chosen": "cloud.gov",
+                                                   "because": "it is authorised"}).id
+    consequences = next(s.position for s in drafting.get_session(sid).sections if s.key == "consequences")
+    result = drafting.draft_section(sid, consequences, tiny_lm, max_new_tokens=4)
+    assert result.examples >= 1
+    corpus_text = "\n".join(f.read_text(encoding="utf-8") for f in files)
+    assert captured[0][0].strip() and captured[0][0].strip()[:60] in corpus_text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass
@@ -82,19 +82,41 @@ class ModelHost:
         return f"{self.name} · {device} · {dtype}"
 
     def record(self, stats: Any) -> LastRun:
-        """Keep the figures of a finished generation; speedup when the engine gives a baseline."""
-        speedup = getattr(stats, "speedup", None)
-        baseline = getattr(stats, "baseline_tok_s", None)
-        if speedup is None and baseline:
-            speedup = stats.tok_s / baseline if baseline > 0 else None
-        self.last = LastRun(stats.tok_s, stats.tokens_per_forward, stats.new_tokens, speedup, stats.method)
-        return self.last
+        """Keep the figures of a finished generation (a GenerationStats)."""
+        fields = {name: getattr(stats, name, None) for name in
+                  ("tok_s", "tokens_per_forward", "new_tokens", "method", "seconds", "prefill_seconds",
+                   "speedup", "baseline_tok_s")}
+        return self.record_dict({k: v for k, v in fields.items() if v is not None})
 
     def record_dict(self, stats: dict) -> LastRun:
         """The same figures from a stored version's stats (the drafting core keeps them as a dict)."""
-        speedup = stats.get("speedup")
         self.last = LastRun(float(stats.get("tok_s", 0.0)), float(stats.get("tokens_per_forward", 0.0)),
-                            int(stats.get("new_tokens", 0)), float(speedup) if speedup else None,
+                            int(stats.get("new_tokens", 0)), speedup_of(stats, self.baseline_tok_s),
                             str(stats.get("method", "")))
         return self.last
+
+    def baseline_tok_s(self) -> float | None:
+        """The engine's estimate of plain greedy speed on this device, once it has measured it."""
+        if self.lm is None:
+            return None
+        try:
+            from engine.adaptive import baseline_tok_s
+
+            return float(baseline_tok_s(self.lm))
+        except Exception:  # noqa: BLE001 - no estimate: the status bar leaves speedup out
+            return None
+
+
+def speedup_of(stats: dict, baseline: Callable[[], float | None]) -> float | None:
+    """Decoding speed over plain greedy: the engine's own figure, else decode tok/s / baseline.
+
+    Prefill time is left out so a long prompt does not hide the decoder's gain; plain greedy
+    decoding has no speedup to show."""
+    if stats.get("speedup"):
+        return float(stats["speedup"])
+    decode_seconds = float(stats.get("seconds", 0.0)) - float(stats.get("prefill_seconds", 0.0))
+    if stats.get("method") == "greedy" or decode_seconds <= 0 or not stats.get("new_tokens"):
+        return None
+    reference = stats.get("baseline_tok_s") or baseline()
+    return float(stats["new_tokens"]) / decode_seconds / float(reference) if reference else None
 

@@ -165,7 +165,8 @@ class EditorScreen(DraftpadScreen):
             listing.add_option(Option(Text("No examples: import past documents in the Library (F3).", style="dim"),
                                       disabled=True))
         for index, example in enumerate(examples):
-            label = Text.assemble((example.heading or example.title, "bold"), "\n",
+            where = example.title + (f" › {example.heading}" if example.heading else "")
+            label = Text.assemble((where, "bold"), "\n",
                                   (Path(example.path).name, "dim italic"), "\n",
                                   (example.text[:160].replace("\n", " ") + "…", ""))
             listing.add_option(Option(label, id=f"example:{index}"))
@@ -207,7 +208,8 @@ class EditorScreen(DraftpadScreen):
         if self._buffer_timer is not None:
             self._buffer_timer.stop()
         self._buffer_timer = self.set_timer(SAVE_DELAY, self.write_buffer)
-        self.query_one("#editor-state", Static).update("" if self.generating else "edited · autosaved")
+        if not self.generating:
+            self.query_one("#editor-state", Static).update("edited · autosaved")
 
     def write_buffer(self) -> None:
         self._buffer_timer = None
