@@ -233,7 +233,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     prompts = load_prompts(args.prompts)
     methods = parse_methods(args.methods, set(METHODS))
     if not args.no_cold:
-        methods += [m + COLD for m in methods if m in ("recycling", "auto")]
+        # one cold row is enough to show what the persisted table is worth; auto is the default method
+        cold = "auto" if "auto" in methods else "recycling" if "recycling" in methods else None
+        methods += [cold + COLD] if cold else []
     lm = load_model(args.model, args.device, args.dtype)
     from engine.adaptive import cost_profile
     from engine.recycling import forget_shared

@@ -33,6 +33,8 @@ def facts_block(template: Template, values: dict[str, str], first: tuple[str, ..
     """One '- Label: value' line per given fact; the section's own facts (`first`) lead."""
     lines = []
     for f in sorted(template.fields, key=lambda f: f.name not in first):
+        if f.name not in first and f.type in ("date", "money", "number"):
+            continue  # a stray date or amount is what a small model copies into unrelated prose
         value = str(values.get(f.name, "") or "").strip()
         if value:
             lines.append(f"- {f.label}: {value}")
@@ -152,7 +154,7 @@ def draft_messages(template: Template, values: dict[str, str], title: str, guida
 
 
 # Chatter a small chat model wraps around the text it was asked for.
-_META = re.compile(r"^(?:here is|here are|here's|sure|certainly|of course|this section|the section|note:|i hope)\b", re.I)
+_META = re.compile(r"^(?:here is|here are|here's|sure|certainly|of course|this section|the section|note:|i hope|write the|continue)\b", re.I)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
 

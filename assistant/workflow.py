@@ -197,8 +197,9 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     prompt_ids = None
     if lead:
         # The reply is primed with the lead-in words; only the continuation is generated and stored.
+        # No trailing space: BPE words carry their leading space, so a bare space token derails the model.
         prompt_ids = engine.encode_prompt(lm, messages) + list(
-            lm.tokenizer(lead, add_special_tokens=False)["input_ids"])
+            lm.tokenizer(lead.rstrip(), add_special_tokens=False)["input_ids"])
     result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
                              prompt_ids=prompt_ids)
     # Sentences already in the fixed wording or in earlier sections are not said again.

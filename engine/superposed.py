@@ -24,7 +24,12 @@ from engine.ngram import NgramModel
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
 SENTENCE_ENDS = (".", "!", "?")
 INSTRUCTION = "Continue the text. Write only the next words."
-DEFAULT_ALPHA = 0.3
+# Tuned on this project's suggest prompts with SmolLM2-135M (see assistant/bench_suggest.py): a 135M
+# model reads an even blend of different tokens badly, so the mix leans toward the best draft
+# (sharpness 3) and scores use a low temperature; the n-gram weight stays modest for the same reason.
+DEFAULT_ALPHA = 0.2
+DEFAULT_TEMPERATURE = 0.5
+DEFAULT_SHARPNESS = 3.0
 
 
 @dataclass
@@ -92,10 +97,10 @@ def superposed_decode(
     ngram: NgramModel | None = None,
     alpha: float = DEFAULT_ALPHA,
     top_m: int = 9,
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
     stop_at_sentence: bool = True,
     min_tokens: int = 4,
-    mix_sharpness: float = 1.0,
+    mix_sharpness: float = DEFAULT_SHARPNESS,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SuperposedOutcome:
@@ -211,12 +216,13 @@ def suggest(
     max_tokens: int = 16,
     ngram: NgramModel | None = None,
     alpha: float = DEFAULT_ALPHA,
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,
     *,
     style: str = "raw",
     top_m: int = 9,
+    mix_sharpness: float = DEFAULT_SHARPNESS,
     stop_at_sentence: bool = True,
 ) -> list[Suggestion]:
     """Up to k distinct continuations of `prefix` (the text being typed), best first.
@@ -226,5 +232,5 @@ def suggest(
         return []
     ids = suggestion_prompt_ids(lm, prefix, style)
     return superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, alpha=alpha, top_m=top_m,
-                             temperature=temperature, stop_at_sentence=stop_at_sentence,
-                             on_update=on_update, cancel=cancel).suggestions
+                             temperature=temperature, mix_sharpness=mix_sharpness,
+                             stop_at_sentence=stop_at_sentence, on_update=on_update, cancel=cancel).suggestions

@@ -69,16 +69,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-def time_queries(search: Callable[[str], object], queries: Sequence[str], rounds: int) -> list[float]:
-    """Seconds per call, after one untimed warm-up call."""
+def time_queries(search: Callable[[str], object], queries: Sequence[str], rounds: int,
+                 cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds per call, after one untimed warm-up call; CPU seconds go to `cpu` if given
+    (on a shared machine CPU time shows the cost that wall time mixes with waiting)."""
     if queries:
         search(queries[0])
     times = []
     for _ in range(rounds):
         for q in queries:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             search(q)
             times.append(time.perf_counter() - start)
+            if cpu is not None:
+                cpu.append(time.process_time() - start_cpu)
     return times
 
 
@@ -145,13 +149,17 @@ class SizeResult:
     index_type: str
     p50_ms: float
     p95_ms: float
+    cpu_p50_ms: float
+    cpu_p95_ms: float
     embed_p50_ms: float
 
 
 def latency_row(lib, label: str, queries: Sequence[str], rounds: int) -> SizeResult:
     stats = lib.stats()
-    times = time_queries(lambda q: lib.search(q, k=10), queries, rounds)
+    cpu: list[float] = []
+    times = time_queries(lambda q: lib.search(q, k=10), queries, rounds, cpu)
     embed_times = time_queries(lib.embedder.embed_query, queries, 1)
     return SizeResult(label, stats["documents"], stats["chunks"], stats["index_type"],
                       1000 * percentile(times, 50), 1000 * percentile(times, 95),
+                      1000 * percentile(cpu, 50), 1000 * percentile(cpu, 95),
                       1000 * statistics.median(embed_times))

@@ -198,7 +198,7 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
         app.open_session(session.id, position)
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         area = app.screen.query_one(GhostTextArea)
-        area.pause = 0.2
+        area.pause = 0.5
         area.focus()
         await pilot.press(*"The monthly rent is")
         assert area.suggestion == ""  # nothing while typing

@@ -34,9 +34,10 @@ async def test_library_import_and_search(tmp_path: Path) -> None:
         await until(pilot, lambda: screen_name(pilot) == "PromptScreen")
         app.screen.query_one(Input).value = str(folder)
         await pilot.press("enter")
-        await until(pilot, lambda: library.importing, timeout=5, what="import start")
-        await until(pilot, lambda: not library.importing, timeout=180, what="import end")
-        assert "3 documents" in str(library.query_one("#library-stats", Static).render())
+        await until(pilot, lambda: library.summary is not None, timeout=180, what="import")
+        assert len(library.summary.added) == 3 and not library.importing
+        await until(pilot, lambda: "3 documents" in str(library.query_one("#library-stats", Static).render()),
+                    what="library summary")
         await pilot.press(*"security deposit refund")
         results = library.query_one("#library-results", OptionList)
         await until(pilot, lambda: bool(library.hits), timeout=60, what="search results")
@@ -119,3 +120,22 @@ async def test_model_load_failure_is_a_notification(tmp_path: Path) -> None:
         await pilot.pause()
         assert any("Could not load the model" in n.message for n in app._notifications)
         assert screen_name(pilot) == "HomeScreen"
+
+
+async def test_restart_keeps_theme_and_survives_a_missing_document(tmp_path: Path) -> None:
+    from assistant.app.last_place import Place, load_place, save_place
+
+    save_place(Place("editor", 999, "1", None))  # a document that no longer exists
+    app = make_app(tmp_path / "llama", load_model=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home")
+        await until(pilot, lambda: screen_name(pilot) == "HomeScreen" and len(app.screen_stack) == 2,
+                    what="back at home")
+        assert any("Could not open the" in n.message for n in app._notifications), [n.message for n in app._notifications]
+        await pilot.press("f9")
+        theme = app.theme
+    assert load_place().theme == theme
+    again = make_app(tmp_path / "llama", load_model=False)
+    async with again.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any(getattr(s, "loaded", False) for s in again.screen_stack), what="home")
+        assert again.theme == theme

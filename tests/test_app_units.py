@@ -121,3 +121,11 @@ def test_cli_and_engine_do_not_load_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_planner_view_lists_titles_from_finished_lines() -> None:
+    from assistant.app.screens.outline import planner_view
+
+    view = planner_view("1. Context\n2. Decision drivers\n3. Opti").plain
+    assert view.splitlines() == ["Proposed so far:", "  • Context", "  • Decision drivers", "3. Opti"]
+    assert planner_view("Cont").plain == "Cont"

@@ -19,6 +19,15 @@ from engine.tree import ancestor_mask
 from engine.recycling import forget_shared
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models are all overhead: extra threads only spin against other processes on 2 cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny_lms(tiny_model_dirs: dict[str, Path]) -> dict[str, engine.LoadedModel]:
     return {arch: engine.load_model(str(folder)) for arch, folder in tiny_model_dirs.items()}

@@ -23,6 +23,15 @@ PARAMS = SamplingParams(temperature=0.9, top_p=0.95)
 PROMPT = "The monthly rent is Rs. 28,000. The monthly rent is"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models are all overhead: extra threads only spin against other processes on 2 cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def peaked_lm(tmp_path_factory: pytest.TempPathFactory) -> engine.LoadedModel:
     # a larger logit scale gives a few likely tokens per step, so drafts are often accepted

@@ -10,7 +10,8 @@ import torch
 
 from engine import GenerationConfig, generate, load_model
 from engine.ngram import NgramModel, NgramTable
-from engine.superposed import Suggestion, suggest, suggestion_prompt_ids, superposed_decode
+from engine.superposed import (DEFAULT_SHARPNESS, DEFAULT_TEMPERATURE, Suggestion, suggest, suggestion_prompt_ids,
+                               superposed_decode)
 from tests.tiny import TRAINING_TEXT, build_tiny_model
 
 PREFIX = "We need a durable store for events. The team knows SQL. Operations already run"
@@ -87,13 +88,14 @@ def test_superposed_input_is_the_weighted_mix_of_embeddings(tiny_model_dir: Path
     finally:
         hook.remove()
     assert seen and all(t.shape == (1, 1, lm.model.config.hidden_size) for t in seen)
-    # expected first mix: the prompt's top-3 tokens (top-9 renormalised), weighted by softmax of their scores
+    # expected first mix: the prompt's top-3 tokens (top-9 renormalised at the scoring temperature),
+    # weighted by softmax(sharpness · score)
     ids = suggestion_prompt_ids(lm, PREFIX)
     with torch.no_grad():
         logits = lm.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
-        top_lp, top_ids = torch.topk(torch.log_softmax(logits, -1), 9)
+        top_lp, top_ids = torch.topk(torch.log_softmax(logits / DEFAULT_TEMPERATURE, -1), 9)
         top_lp = top_lp - torch.logsumexp(top_lp, 0)
-        weights = torch.softmax(top_lp[:3], 0)
+        weights = torch.softmax(DEFAULT_SHARPNESS * top_lp[:3], 0)
         expected = (weights[:, None] * lm.model.get_input_embeddings()(top_ids[:3])).sum(0)
     assert torch.allclose(seen[0][0, 0], expected, atol=1e-5)
     assert weights.max() < 0.999  # a genuine mixture, not one token

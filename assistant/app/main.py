@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
-from typing import Any, Iterable
+from dataclasses import replace
+from typing import Any
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -64,8 +64,14 @@ class DraftpadApp(App):
         from assistant.app.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
+
+    def first_screen_shown(self) -> None:
+        """Called once the home screen has been drawn: the app is interactive from here."""
+        if self.launch_seconds:
+            return
         self.launch_seconds = process_age()
-        self.log(f"first screen mounted {self.launch_seconds:.2f}s after process start")
+        self.log(f"first screen drawn {self.launch_seconds:.2f}s after process start")
+        # Importing torch holds the interpreter for seconds: start only once the screen is up.
         if self.should_load_model:
             self.load_model()
 
@@ -118,8 +124,13 @@ class DraftpadApp(App):
             self.notify(f"Could not save the app state: {exc}", severity="warning")
 
     def watch_theme(self, theme: str) -> None:
-        if self.place.theme != theme and self.screen_stack:
-            self.remember(self.screen)
+        # Only the theme changes: the place stays what the last real screen recorded.
+        if self._place_read and self.place.theme != theme:
+            self.place = replace(self.place, theme=theme)
+            try:
+                save_place(self.place)
+            except OSError as exc:
+                self.notify(f"Could not save the app state: {exc}", severity="warning")
 
     # -- navigation -----------------------------------------------------------------------
     def _go(self, screen: Screen) -> None:
@@ -191,18 +202,17 @@ class DraftpadApp(App):
         return "\n".join(lines)
 
     def palette_commands(self, screen: Screen) -> list[tuple[str, str, Any]]:
+        """(name, help, callback) for every key binding of the screen and the app, plus actions
+        that have no key of their own."""
         commands: list[tuple[str, str, Any]] = []
         seen: set[str] = set()
-        for node in (screen, self):
-            for binding in getattr(node, "_bindings").key_to_bindings.values():
-                for one in binding:
-                    name = one.description or one.action
-                    if one.system or not name or name in seen:
-                        continue
-                    seen.add(name)
-                    commands.append((name, one.tooltip or "", run_action(self, node, one.action)))
-        commands.append(("New document", "Start a document from a template", self.action_new_document))
+        for active in screen.active_bindings.values():
+            binding, node = active.binding, active.node
+            name = binding.description or binding.action
+            if binding.system or (node is not screen and node is not self) or name in seen:
+                continue
+            seen.add(name)
+            commands.append((name, binding.tooltip, run_action(self, node, binding.action)))
+        if "New document" not in seen:
+            commands.append(("New document", "Start a document from a template", self.action_new_document))
         return commands
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)

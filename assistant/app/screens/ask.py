@@ -17,7 +17,7 @@ class AskScreen(DraftpadScreen):
     place_name = "ask"
     HELP = "Type a question and press Enter; the answer streams in. Esc stops it."
     BINDINGS = [
-        Binding("escape", "stop", "Stop", tooltip="Stop the answer being generated"),
+        Binding("escape", "stop", "Stop / back", tooltip="Stop the answer being generated, or go back"),
         Binding("ctrl+l", "clear", "Clear", tooltip="Clear the answer"),
     ]
     DEFAULT_CSS = """
@@ -92,7 +92,7 @@ class AskScreen(DraftpadScreen):
         if self.generating:
             self.cancel.set()
         else:
-            self.app.pop_screen() if len(self.app.screen_stack) > 1 else None
+            self.dp.action_home()
 
     def action_clear(self) -> None:
         self.answer = ""

@@ -115,6 +115,7 @@ class EditorScreen(DraftpadScreen):
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"Could not open the section: {core.message_of(exc)}",
                                       severity="error")
+            self.app.call_from_thread(self.dp.action_home)
             return
         self.app.call_from_thread(self.show, session, section, template, unsaved)
         self.refresh_side_panels(session, section, template)

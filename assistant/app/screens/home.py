@@ -82,6 +82,10 @@ class HomeScreen(DraftpadScreen):
     def on_mount(self) -> None:
         self.query_one("#home-sessions", OptionList).loading = True
         self.query_one("#home-templates", OptionList).loading = True
+        self.call_after_refresh(self.first_paint)
+
+    def first_paint(self) -> None:
+        self.dp.first_screen_shown()
         self.load_data()
 
     def on_screen_resume(self) -> None:

@@ -55,6 +55,7 @@ class LibraryScreen(DraftpadScreen):
         self.hits: list[Any] = []
         self._search_timer: Timer | None = None
         self.importing = False
+        self.summary: Any = None  # of the last import
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="library-main"):
@@ -189,6 +190,7 @@ class LibraryScreen(DraftpadScreen):
         if error:
             self.notify(f"Import failed: {error}", severity="error")
             return
+        self.summary = summary
         self.notify(summary_line(summary), timeout=8)
         for path, reason in summary.skipped[:5]:
             self.notify(f"Skipped {Path(path).name}: {reason}", severity="warning")

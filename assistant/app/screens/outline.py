@@ -30,6 +30,19 @@ def section_label(section: Any, required: bool) -> Text:
                          ("  required" if required else "", "italic dim"), (f"  {section.status}", style))
 
 
+def planner_view(raw: str) -> Text:
+    """The titles read so far from the model's finished lines, then what it is writing now."""
+    from assistant.prompts import parse_titles
+
+    done, _, current = raw.rpartition("\n")
+    titles = parse_titles(done)
+    view = Text("Proposed so far:\n" if titles else "", style="bold")
+    for title in titles:
+        view.append(f"  • {title}\n", style="")
+    view.append(current, style="dim italic")
+    return view
+
+
 class OutlineScreen(DraftpadScreen):
     place_name = "outline"
     HELP = ("The document's sections. Required sections (from the template) cannot be removed. "
@@ -101,6 +114,7 @@ class OutlineScreen(DraftpadScreen):
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"Could not open the document: {core.message_of(exc)}",
                                       severity="error")
+            self.app.call_from_thread(self.dp.action_home)
             return
         self.app.call_from_thread(self.show, session, template, keep)
 
@@ -236,7 +250,7 @@ class OutlineScreen(DraftpadScreen):
 
     def streamed(self, chunk: str) -> None:
         self.plan_text += chunk
-        self.query_one("#plan-text", Static).update(self.plan_text)
+        self.query_one("#plan-text", Static).update(planner_view(self.plan_text))
 
     def planned(self, result: Any, error: str) -> None:
         self.planning = False
