@@ -1,18 +1,26 @@
-"""draftpad's local inference engine. Importing it switches the Hugging Face stack offline."""
+"""draftpad's local inference engine. Importing it switches the Hugging Face stack offline.
+
+The public names load lazily, so `import engine.paths` (the CLI's start-up) never pays for torch.
+"""
+
+from importlib import import_module
 
 from engine.offline import enforce_offline
 
 enforce_offline()
 
-from engine.errors import ModelNotFound, UserError  # noqa: E402
-from engine.generate import GenerationConfig, GenerationResult, METHODS, encode_prompt, generate  # noqa: E402
-from engine.loading import LoadedModel, load_model  # noqa: E402
-from engine.stats import GenerationStats  # noqa: E402
-from engine.speculative import register as _register_speculative  # noqa: E402
+_PUBLIC = {
+    "GenerationConfig": "engine.generate", "GenerationResult": "engine.generate", "METHODS": "engine.generate",
+    "encode_prompt": "engine.generate", "generate": "engine.generate",
+    "LoadedModel": "engine.loading", "load_model": "engine.loading",
+    "GenerationStats": "engine.stats",
+    "ModelNotFound": "engine.errors", "UserError": "engine.errors",
+}
 
-_register_speculative(METHODS)  # replaces the "auto" placeholder with the speculative decoder
+__all__ = sorted(_PUBLIC)
 
-__all__ = [
-    "GenerationConfig", "GenerationResult", "GenerationStats", "LoadedModel", "METHODS",
-    "ModelNotFound", "UserError", "encode_prompt", "generate", "load_model",
-]
+
+def __getattr__(name: str) -> object:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    return getattr(import_module(_PUBLIC[name]), name)

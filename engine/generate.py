@@ -13,6 +13,7 @@ from engine.detok import IncrementalDecoder, StopMatcher
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.sampling import SamplingParams, make_generator
+from engine.speculative import register as register_speculative
 from engine.stats import GenerationStats
 
 Messages = list[dict[str, str]]
@@ -46,8 +47,8 @@ def _plain(lm: LoadedModel, config: GenerationConfig, generator: object, referen
     return PlainDecoder(lm, config.sampling, generator)
 
 
-# Speculative methods register themselves here (see engine/__init__.py).
-METHODS: dict[str, DecoderFactory] = {"greedy": _plain, "auto": _plain}
+METHODS: dict[str, DecoderFactory] = {"greedy": _plain}
+register_speculative(METHODS)  # adds "recycling" and "auto"
 
 
 def encode_prompt(lm: LoadedModel, prompt: str | Messages) -> list[int]:

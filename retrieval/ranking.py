@@ -62,6 +62,7 @@ def heading_similarity(a: str, b: str) -> float:
 
 def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
     """The window of `text` with the most query terms in it, on word boundaries, one line."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link reads as its words
     flat = re.sub(r"\s+", " ", text).strip()
     if len(flat) <= width:
         return flat

@@ -129,9 +129,9 @@ async def test_restart_keeps_theme_and_survives_a_missing_document(tmp_path: Pat
     app = make_app(tmp_path / "llama", load_model=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home")
+        await until(pilot, lambda: any("no session 999" in n.message for n in app._notifications), what="the error")
         await until(pilot, lambda: screen_name(pilot) == "HomeScreen" and len(app.screen_stack) == 2,
                     what="back at home")
-        assert any("Could not open the" in n.message for n in app._notifications), [n.message for n in app._notifications]
         await pilot.press("f9")
         theme = app.theme
     assert load_place().theme == theme

@@ -42,6 +42,7 @@ def test_snippet_centres_on_query_terms():
     assert s.startswith("… ") and s.endswith(" …")
     assert len(s) <= 125
     assert snippet("short text", ["x"]) == "short text"
+    assert snippet("see [the docs](https://example.com/x) and ![img](a.png)", []) == "see the docs and img"
 
 
 def test_recall_helpers():
