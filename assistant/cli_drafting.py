@@ -22,9 +22,9 @@ def _out(text: str = "") -> None:
 
 
 def _load(args: argparse.Namespace) -> object:
-    import engine
+    from engine.loading import load_model
 
-    return engine.load_model(args.model, device=args.device, dtype=args.dtype)
+    return load_model(args.model, device=args.device, dtype=args.dtype)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

@@ -255,11 +255,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"  not in top 5: {q}")
     print()
     print(f"{'size':<6} {'documents':>9} {'chunks':>7} {'index':>5} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'cpu p50':>7} {'cpu p95':>7} {'embed p50':>9} {'p95/real':>8}")
+          f"{'cpu p50':>7} {'cpu p95':>7} {'embed p50':>9} {'p95/real':>8} {'ann@10':>6}")
     for row in rows:
         print(f"{row.label:<6} {row.documents:>9} {row.chunks:>7} {row.index_type:>5} {row.p50_ms:>7.1f} "
               f"{row.p95_ms:>7.1f} {row.cpu_p50_ms:>7.1f} {row.cpu_p95_ms:>7.1f} {row.embed_p50_ms:>9.1f} "
-              f"{row.p95_ms / rows[0].p95_ms:>8.2f}")
+              f"{row.p95_ms / rows[0].p95_ms:>8.2f} {row.ann_recall:>6.2f}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print("(latency: one search(k=10) call, query embedding included, wall and CPU time of this process; "
           "scaled sizes are the real library duplicated with perturbed vectors; "

@@ -88,8 +88,15 @@ def parse_titles(output: str) -> list[str]:
     return titles
 
 
+def _stem(word: str) -> str:
+    # Enough to make "Party" meet "Parties" and "Term" meet "Terms"; not a real stemmer.
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
 def _title_words(title: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z]+", title.casefold()) if len(w) > 2 and w not in {"and", "the", "for", "of"}}
+    return {_stem(w) for w in re.findall(r"[a-z]+", title.casefold()) if len(w) > 2 and w not in {"and", "the", "for", "of"}}
 
 
 def matches(title: str, spec: SectionSpec) -> bool:
@@ -184,6 +191,7 @@ def clean_section(text: str, title: str, already: str = "", keep_lead: bool = Fa
             continue
         break
     seen = {_key(s) for s in _SENTENCE.findall(already) if _key(s)}
+    openings: dict[str, int] = {}
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n", "\n".join(lines)):
         kept_lines = []
@@ -191,9 +199,14 @@ def clean_section(text: str, title: str, already: str = "", keep_lead: bool = Fa
             kept = []
             for sentence in _SENTENCE.findall(line):
                 key = _key(sentence)
-                if not key or _META.match(sentence.strip()):
+                if not re.search(r"[a-z]", key) or _META.match(sentence.strip()):
                     continue
                 if key in seen or any(len(key) > 20 and key in old for old in seen):
+                    continue
+                # A small model loops on one opening ("This matters because ..."): allow it twice.
+                opening = " ".join(key.split()[:3])
+                openings[opening] = openings.get(opening, 0) + 1
+                if len(key.split()) > 3 and openings[opening] > 2:
                     continue
                 seen.add(key)
                 kept.append(sentence.strip())

@@ -66,6 +66,25 @@ def _spec(template: Template, key: str) -> SectionSpec | None:
     return next((s for s in template.sections if s.id == key), None) if key else None
 
 
+# -- the model ----------------------------------------------------------------------------------
+
+def _generate(lm: object, messages: list, config: object, **kwargs: object) -> object:
+    """The one place the workflow calls the engine (tests spy on it).
+
+    Imported from engine.generate directly: on the package, `engine.generate` can resolve to the
+    submodule rather than the function once that submodule has been imported.
+    """
+    from engine.generate import generate
+
+    return generate(lm, messages, config, **kwargs)
+
+
+def _config(**kwargs: object) -> object:
+    from engine.generate import GenerationConfig
+
+    return GenerationConfig(**kwargs)
+
+
 # -- retrieval ------------------------------------------------------------------------------------
 
 def _open_library() -> object | None:
@@ -124,8 +143,6 @@ def section_examples(library: object | None, template: Template, title: str, hin
 
 def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[[str], None] | None = None,
          cancel: threading.Event | None = None, use_library: bool = True, max_new_tokens: int = PLAN_TOKENS) -> PlanResult:
-    import engine
-
     session = store.get(session_id)
     if any(s.current is not None for s in session.sections):
         raise UserError(f"session {session_id} already has drafted sections: change the outline with `draftpad outline`")
@@ -136,8 +153,8 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
     finally:
         _close(library)
     messages = prompts.plan_messages(template, session.variant, session.values, headings)
-    config = engine.GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0, stop=("\n\n\n",))
-    result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel)
+    config = _config(max_new_tokens=max_new_tokens, temperature=0.0, stop=("\n\n\n",))
+    result = _generate(lm, messages, config, on_text=on_text, cancel=cancel)
     proposed = prompts.parse_titles(result.text)
     specs = template.sections_for(session.variant)
     if result.stats.stop_reason == "cancelled":
@@ -171,7 +188,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
         version = store.add_version(session_id, section.id, text, "fixed", "template", "fixed")
         return DraftResult(position, section.title, version, used_model=False)
 
-    import engine
+    from engine.generate import encode_prompt
 
     own_library = library is None and use_library
     if own_library:
@@ -190,7 +207,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
         fixed_text=render_text(template, fixed, session.values) if fixed else "", uses=spec.uses if spec else (),
     )
     tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
-    config = engine.GenerationConfig(max_new_tokens=tokens, temperature=0.0, stop=prompts.SECTION_STOPS)
+    config = _config(max_new_tokens=tokens, temperature=0.0, stop=prompts.SECTION_STOPS)
     # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
     references = examples + [v for v in session.values.values() if v]
     lead = prompts.lead_in(render_text(template, fixed, session.values)) if fixed else ""
@@ -198,10 +215,10 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     if lead:
         # The reply is primed with the lead-in words; only the continuation is generated and stored.
         # No trailing space: BPE words carry their leading space, so a bare space token derails the model.
-        prompt_ids = engine.encode_prompt(lm, messages) + list(
+        prompt_ids = encode_prompt(lm, messages) + list(
             lm.tokenizer(lead.rstrip(), add_special_tokens=False)["input_ids"])
-    result = engine.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
-                             prompt_ids=prompt_ids)
+    result = _generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
+                       prompt_ids=prompt_ids)
     # Sentences already in the fixed wording or in earlier sections are not said again.
     already = "\n".join([render_text(template, fixed, session.values) if fixed else ""] + [p.text for p in prior])
     prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))

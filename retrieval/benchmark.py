@@ -152,6 +152,7 @@ class SizeResult:
     cpu_p50_ms: float
     cpu_p95_ms: float
     embed_p50_ms: float
+    ann_recall: float  # share of the exact top-10 chunks the index returned (1.0 for a flat index)
 
 
 def latency_row(lib, label: str, queries: Sequence[str], rounds: int) -> SizeResult:
@@ -162,4 +163,20 @@ def latency_row(lib, label: str, queries: Sequence[str], rounds: int) -> SizeRes
     return SizeResult(label, stats["documents"], stats["chunks"], stats["index_type"],
                       1000 * percentile(times, 50), 1000 * percentile(times, 95),
                       1000 * percentile(cpu, 50), 1000 * percentile(cpu, 95),
-                      1000 * statistics.median(embed_times))
+                      1000 * statistics.median(embed_times), ann_recall(lib, queries))
+
+
+def ann_recall(lib, queries: Sequence[str], k: int = 10) -> float:
+    """How much of the exact (brute-force) top-k the vector index finds, averaged over queries."""
+    from retrieval import store
+    from retrieval.vectors import index_kind
+
+    if index_kind(lib.vectors.index) == "flat":
+        return 1.0
+    ids, vecs = store.chunk_vectors(lib.db)
+    found = 0
+    for q in queries:
+        qv = lib.embedder.embed_query(q)
+        exact = set(ids[np.argsort(-(vecs @ qv))[:k]].tolist())
+        found += len(exact & set(lib.vectors.search(qv, k)[1].tolist()))
+    return found / (k * len(queries)) if queries else 1.0

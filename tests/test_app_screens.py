@@ -139,3 +139,24 @@ async def test_restart_keeps_theme_and_survives_a_missing_document(tmp_path: Pat
     async with again.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any(getattr(s, "loaded", False) for s in again.screen_stack), what="home")
         assert again.theme == theme
+
+
+async def test_external_editor_round_trip(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    session = drafting.new_session("adr-nygard", "Ext", {"title": "Ext", "context": "A", "decision": "B"})
+    position = next(s.position for s in session.sections if s.title == "Decision")
+    drafting.edit_section(session.id, position, "Draft.")
+    script = tmp_path / "fake_editor.py"
+    script.write_text("import sys\nwith open(sys.argv[1], 'a') as f:\n    f.write(' Edited outside.')\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = make_app(tmp_path / "llama", load_model=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home")
+        app.open_session(session.id, position)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+        await pilot.press("f8")
+        await until(pilot, lambda: app.screen.area.text == "Draft. Edited outside.", what="edited text")
+    versions = drafting.history(session.id, position)
+    assert versions[-1].text == "Draft. Edited outside." and versions[-1].source == "edited"

@@ -9,7 +9,7 @@ import pytest
 
 from assistant import drafting
 from engine.errors import UserError
-from tests.test_sessions import RENT
+from tests.fixtures_drafting import RENT
 
 
 def md_headings(text: str) -> list[str]:

@@ -9,10 +9,7 @@ import pytest
 from assistant import drafting
 from engine.errors import UserError
 from engine.paths import database_path
-
-RENT = {"lessor": "Anil Sharma", "lessee": "Priya Nair", "rent": "28000", "deposit": "56000",
-        "start_date": "2025-03-01", "property": "Flat 302, Sunrise Apartments, Noida"}
-
+from tests.fixtures_drafting import RENT
 
 def titles(session: drafting.Session) -> list[str]:
     return [s.title for s in session.sections]

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import engine
-from engine import GenerationConfig, generate
-from engine.adaptive import CostProfile, best_count, cost_profile, _PROFILES
+from engine.generate import GenerationConfig, generate
+from engine.adaptive import CostProfile, _PROFILES, _profile_key, best_count, cost_profile
 from engine.draft_sources import SuffixIndex, reference_index
 from engine.paths import cache_dir
 from engine.recycling import RecyclingTable, forget_shared, load_table, save_table, shared_table, table_path
@@ -95,8 +95,8 @@ def test_cost_profile_is_measured_once_and_cached(tiny_model_dir: Path) -> None:
     _PROFILES.clear()
     profile = cost_profile(lm)
     assert all(s > 0 for s in profile.seconds) and list(profile.seconds) == sorted(profile.seconds)
-    files = list(cache_dir("adaptive").glob("*.json"))
-    assert len(files) == 1
+    files = [cache_dir("adaptive") / f"{_profile_key(lm)}.json"]
+    assert files[0].is_file()
     fake = {"widths": list(profile.widths), "seconds": [1.0] * len(profile.widths)}
     files[0].write_text(json.dumps(fake))
     _PROFILES.clear()

@@ -8,20 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.prompts import join_mixed
-from assistant.sessions import OutlineSection, SectionVersion, Session
 from assistant.templates import (
     TemplateError, format_money, get_template, list_templates, load_templates, parse_template, render_text,
     shipped_dir,
 )
 from assistant.validate import errors, validate_session
+from tests.fixtures_drafting import filled_session
 
 SHIPPED = ["adr-nygard", "adr-madr", "in-rent-agreement", "in-affidavit", "in-power-of-attorney",
            "in-agreement-to-sell", "patent-spec", "custom"]
-SAMPLE = {"person": "Anil Kumar Sharma", "money": "28000", "date": "2025-03-01", "number": "11",
-          "address": "Flat 3, Lotus Court, MG Road, Pune 411001", "list": "first listed item; second listed item",
-          "long_text": "The legacy system loses events during failover.", "text": "sample value"}
-
 MINIMAL = '''
 id = "tiny"
 name = "Tiny"
@@ -36,25 +31,6 @@ mode = "fixed"
 text = "Hello {who}"
 uses = ["who"]
 '''
-
-
-def filled_session(template_id: str, variant: str = "") -> tuple[object, Session]:
-    """A session whose every section is written: fixed text from the template, prose that names its facts."""
-    template = get_template(template_id)
-    variant = variant or (template.variants[0] if template.variants else "")
-    values = {f.name: SAMPLE[f.type] for f in template.fields}
-    sections = []
-    for position, spec in enumerate(template.sections_for(variant), start=1):
-        prose = "This section states " + "; ".join(values[name] for name in spec.uses) + "." if spec.uses else "Prose."
-        if spec.mode == "fixed":
-            text = render_text(template, spec.text, values)
-        elif spec.mode == "mixed":
-            text = join_mixed(template, spec.text, values, "More prose follows here.")
-        else:
-            text = prose
-        version = SectionVersion(position, position, 1, text, "fixed")
-        sections.append(OutlineSection(position, position, spec.id, spec.title, spec.guidance, "drafted", version))
-    return template, Session(1, template.id, variant, "t", values, tuple(sections))
 
 
 def test_every_shipped_template_loads_without_errors():

@@ -10,7 +10,7 @@ import pytest
 from assistant.sessions import OutlineSection, SectionVersion, Session
 from assistant.templates import get_template
 from assistant.validate import dates_in, errors, fact_present, numbers_in, placeholders_in, validate_session
-from tests.test_templates import filled_session
+from tests.fixtures_drafting import filled_session
 
 
 @pytest.mark.parametrize("value,text", [

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import engine
 from assistant import drafting, prompts, workflow
 from assistant.templates import get_template
-from tests.test_sessions import RENT
+from tests.fixtures_drafting import RENT
 
 
 def test_parse_titles_keeps_titles_and_drops_prose():
@@ -52,7 +51,9 @@ def test_clean_section_drops_heading_repeats_and_the_cut_off_tail():
 
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_model_dir: Path):
-    return engine.load_model(str(tiny_model_dir), device="cpu", dtype="fp32")
+    from engine.loading import load_model
+
+    return load_model(str(tiny_model_dir), device="cpu", dtype="fp32")
 
 
 @dataclass
@@ -76,13 +77,13 @@ class FakeLibrary:
 
 def test_draft_all_stores_every_section_with_stats_and_reference_texts(tiny_lm, monkeypatch: pytest.MonkeyPatch):
     calls: list[dict] = []
-    real = engine.generate
+    real = workflow._generate
 
     def spy(lm, prompt, config, **kwargs):
         calls.append({"prompt": prompt, "config": config, **kwargs})
         return real(lm, prompt, config, **kwargs)
 
-    monkeypatch.setattr(engine, "generate", spy)
+    monkeypatch.setattr(workflow, "_generate", spy)
     monkeypatch.setattr(workflow, "_open_library", lambda: FakeLibrary())
     sid = drafting.new_session("adr-nygard", values={"title": "Use PostgreSQL", "context": "Flat files lose events.",
                                                      "decision": "Store events in PostgreSQL."}).id
@@ -121,7 +122,9 @@ def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest
     assert keyed == [s.id for s in template.sections]
     assert len(result.session.sections) == len(keyed) + len(result.added)
     assert bool(result.notice) == (len(result.proposed) < 2)
-    monkeypatch.setattr(engine, "generate", lambda *a, **k: engine.GenerationResult("no list here", []))
+    from engine.generate import GenerationResult
+
+    monkeypatch.setattr(workflow, "_generate", lambda *a, **k: GenerationResult("no list here", []))
     fallback = drafting.plan(sid, tiny_lm, use_library=False)
     assert fallback.notice.startswith("the model's outline could not be read")
     assert [s.key for s in fallback.session.sections if s.key] == keyed
@@ -138,13 +141,13 @@ def test_draft_uses_the_users_library_for_examples(tiny_lm, corpus: Path, monkey
     finally:
         library.close()
     captured: list[list[str]] = []
-    real = engine.generate
+    real = workflow._generate
 
     def spy(lm, prompt, config, **kwargs):
         captured.append(list(kwargs.get("reference_texts", ())))
         return real(lm, prompt, config, **kwargs)
 
-    monkeypatch.setattr(engine, "generate", spy)
+    monkeypatch.setattr(workflow, "_generate", spy)
     sid = drafting.new_session("adr-madr", values={"title": "Pick a deployment platform", "context": "We need to host"
                                                    " the service.", "options": "cloud.gov; AWS", "chosen": "cloud.gov",
                                                    "because": "it is authorised"}).id

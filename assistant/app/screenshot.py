@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 EXAMPLE = {
-    "title": "Use SQLite for the local document store",
-    "context": "draftpad keeps sessions, versions and the document library on the user's machine. It must work "
-               "offline, with no server to install, and survive crashes without losing accepted text.",
-    "decision": "Use one SQLite database in WAL mode, opened through sqlite-utils, with numbered migrations per "
-                "component.",
+    "title": "Use PostgreSQL for the case database",
+    "context": "The eligibility service stores cases, matches and audit records for many states. We need "
+               "transactions, per-state isolation and a managed service the team already knows how to operate.",
+    "decision": "Use the cloud provider's managed PostgreSQL, with one logical database per state.",
 }
 
 
@@ -62,6 +61,9 @@ def main() -> None:
         started = time.monotonic()
         while len(editor.area.text) < args.chars and editor.generating and time.monotonic() - started < 300:
             await pilot.pause(0.05)
+        if len(editor.area.text) < args.chars:
+            notes = "; ".join(n.message for n in app._notifications)
+            raise SystemExit(f"only {len(editor.area.text)} characters streamed before the picture ({notes})")
         for widget in app.screen.query("TextArea"):
             widget.cursor_blink = False
         app.save_screenshot(out.name, str(out.parent))

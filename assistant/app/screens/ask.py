@@ -59,7 +59,7 @@ class AskScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="ask")
     def ask(self, prompt: str, cancel: threading.Event) -> None:
-        from engine import GenerationConfig, generate
+        from engine.generate import GenerationConfig, generate
 
         host = self.dp.host
         try:

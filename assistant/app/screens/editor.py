@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -396,7 +397,8 @@ class EditorScreen(DraftpadScreen):
             handle.write(self.area.text)
             path = Path(handle.name)
         try:
-            with self.app.suspend():
+            # Headless (tests, scripts) there is no terminal to hand over.
+            with contextlib.nullcontext() if self.app.is_headless else self.app.suspend():
                 code = subprocess.call([*shlex.split(editor), str(path)])
             if code != 0:
                 self.notify(f"{editor} exited with {code}; the text is unchanged.", severity="warning")
