@@ -173,7 +173,7 @@ def run_hf(lm, prompt_ids: list[int], max_new: int, lookup: bool) -> Run:
 
 
 def run_draftpad(lm, prompt: BenchPrompt, prompt_ids: list[int], max_new: int, method: str) -> Run:
-    from engine.generate import GenerationConfig, generate
+    from engine.generation import GenerationConfig, generate
 
     config = GenerationConfig(max_new_tokens=max_new, method=method)
     result = generate(lm, prompt.prompt, config, prompt_ids=prompt_ids, reference_texts=prompt.references)
@@ -227,7 +227,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return run_suggest_bench(args)
     from engine.errors import UserError
-    from engine.generate import METHODS, encode_prompt
+    from engine.generation import METHODS, encode_prompt
     from engine.loading import load_model
 
     if args.max_new_tokens < 1 or args.repeats < 1:

@@ -1,6 +1,6 @@
 """Section-titles-first drafting: plan the outline, then draft each section with the model.
 
-Model calls go through `engine.generate`; retrieval through `retrieval.library`. An empty or
+Model calls go through `engine.generation`; retrieval through `retrieval.library`. An empty or
 missing library just means no examples. Every result is committed through the SessionStore
 before a function returns.
 """
@@ -69,18 +69,14 @@ def _spec(template: Template, key: str) -> SectionSpec | None:
 # -- the model ----------------------------------------------------------------------------------
 
 def _generate(lm: object, messages: list, config: object, **kwargs: object) -> object:
-    """The one place the workflow calls the engine (tests spy on it).
-
-    Imported from engine.generate directly: on the package, `engine.generate` can resolve to the
-    submodule rather than the function once that submodule has been imported.
-    """
-    from engine.generate import generate
+    """The one place the workflow calls the engine (tests spy on it)."""
+    from engine.generation import generate
 
     return generate(lm, messages, config, **kwargs)
 
 
 def _config(**kwargs: object) -> object:
-    from engine.generate import GenerationConfig
+    from engine.generation import GenerationConfig
 
     return GenerationConfig(**kwargs)
 
@@ -188,7 +184,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
         version = store.add_version(session_id, section.id, text, "fixed", "template", "fixed")
         return DraftResult(position, section.title, version, used_model=False)
 
-    from engine.generate import encode_prompt
+    from engine.generation import encode_prompt
 
     own_library = library is None and use_library
     if own_library:

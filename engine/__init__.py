@@ -10,8 +10,8 @@ from engine.offline import enforce_offline
 enforce_offline()
 
 _PUBLIC = {
-    "GenerationConfig": "engine.generate", "GenerationResult": "engine.generate", "METHODS": "engine.generate",
-    "encode_prompt": "engine.generate", "generate": "engine.generate",
+    "GenerationConfig": "engine.generation", "GenerationResult": "engine.generation", "METHODS": "engine.generation",
+    "encode_prompt": "engine.generation", "generate": "engine.generation",
     "LoadedModel": "engine.loading", "load_model": "engine.loading",
     "GenerationStats": "engine.stats",
     "ModelNotFound": "engine.errors", "UserError": "engine.errors",

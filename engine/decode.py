@@ -1,7 +1,7 @@
 """Plain KV-cached decoding, one forward per token, in small steps (gpt-fast style).
 
 Every decoding method is a `Decoder`: `prefill` the prompt, then `step` returns the tokens one
-forward (or one verification forward) produced. The loop in `engine.generate` owns stopping,
+forward (or one verification forward) produced. The loop in `engine.generation` owns stopping,
 streaming and stats, so methods only differ in how they find tokens.
 """
 

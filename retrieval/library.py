@@ -102,6 +102,8 @@ class ImportSummary:
 # Fusion weights for (words, section vectors, document-summary vectors). The summary stands for
 # the whole document, and on the labelled corpus queries it was the strongest single signal.
 DOC_WEIGHTS = (1.0, 1.0, 1.5)
+PRUNE_TERMS_FROM = 20_000  # sections; below this every query word goes to BM25
+MAX_SELECTIVE_TERMS = 8
 
 _EMBEDDER: Embedder | None = None
 _EMBEDDER_LOCK = threading.Lock()
@@ -206,6 +208,7 @@ class Library:
         self.vectors = VectorIndex(self.index_path, DIM)
         self._lock = threading.RLock()
         self._saved_fp = None
+        self._sections_estimate: int | None = None
 
     # --- vector index upkeep -----------------------------------------------------------------
 
@@ -247,6 +250,10 @@ class Library:
             self.messages.append(f"could not write the vector index {self.index_path} ({exc})")
 
     def _sync_index(self) -> None:
+        self._sections_estimate = None
+        self._sync_index_locked()
+
+    def _sync_index_locked(self) -> None:
         """After a write: bring the index in line with the database and save it, under the
         database's write lock so two processes importing at once take turns at the file."""
         self.db.execute("BEGIN IMMEDIATE")
@@ -404,15 +411,40 @@ class Library:
         return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
     def _fts_ranking(self, text: str, where: str, params: list[Any], limit: int) -> list[int]:
-        match = fts_query(text)
+        terms = query_terms(text)[:32]
+        if self._section_count() >= PRUNE_TERMS_FROM:
+            terms = self._selective_terms(terms)
+        match = " OR ".join(f'"{t}"' for t in terms)
         if not match:
             return []
-        rows = self.db.execute(
-            "SELECT s.id FROM library_fts f JOIN library_sections s ON s.id = f.rowid "
-            "JOIN library_documents d ON d.id = s.document_id "
-            f"WHERE library_fts MATCH ? {where} ORDER BY bm25(library_fts, 3.0, 2.0, 1.0) LIMIT ?",
-            [match, *params, limit]).fetchall()
+        if not where:
+            # Joins evaluated for every matching row cost twice the ranking itself; rowid is the section id.
+            rows = self.db.execute("SELECT rowid FROM library_fts WHERE library_fts MATCH ? "
+                                   "ORDER BY bm25(library_fts, 3.0, 2.0, 1.0) LIMIT ?", [match, limit]).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT s.id FROM library_fts f JOIN library_sections s ON s.id = f.rowid "
+                "JOIN library_documents d ON d.id = s.document_id "
+                f"WHERE library_fts MATCH ? {where} ORDER BY bm25(library_fts, 3.0, 2.0, 1.0) LIMIT ?",
+                [match, *params, limit]).fetchall()
         return [r[0] for r in rows]
+
+    def _selective_terms(self, terms: list[str]) -> list[str]:
+        """BM25 scores every section holding any query term, so its cost follows the commonest
+        term. In a large library, terms in more than a tenth of the sections (weak evidence
+        anyway) are left out and the rarest few kept; counting one term's sections is cheap."""
+        total = self._section_count()
+        freq = {t: self.db.execute("SELECT count(*) FROM library_fts WHERE library_fts MATCH ?",
+                                   [f'"{t}"']).fetchone()[0] for t in terms}
+        present = sorted((t for t in terms if freq[t]), key=lambda t: freq[t])
+        keep = [t for t in present if freq[t] <= 0.1 * total][:MAX_SELECTIVE_TERMS]
+        return keep or present[:2]
+
+    def _section_count(self) -> int:
+        # max(id) is an index lookup where count(*) walks the table; close enough to size things.
+        if self._sections_estimate is None:
+            self._sections_estimate = self.db.execute("SELECT coalesce(max(id), 0) FROM library_sections").fetchone()[0]
+        return self._sections_estimate
 
     def _vector_ranking(self, qvec: np.ndarray, where: str, params: list[Any],
                         limit: int) -> tuple[list[int], list[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Hashable, Iterable, Sequence
 
@@ -73,7 +74,7 @@ def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
         positions = [m.start() for m in pattern.finditer(flat)]
         # Slide over match positions; the window starting a little before a match that holds most.
         for n, pos in enumerate(positions):
-            hits = sum(1 for p in positions[n:] if p < pos + width)
+            hits = bisect.bisect_left(positions, pos + width, n) - n
             if hits > best_hits:
                 best_hits, best = hits, max(0, pos - 30)
     start = flat.rfind(" ", 0, best) + 1 if best else 0

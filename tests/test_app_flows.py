@@ -122,7 +122,8 @@ async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> Non
         app.open_session(session.id, position)
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         editor = app.screen
-        gate = Gate(app, when=lambda: bool(editor.area.text))  # hold it once text has streamed in
+        # Hold the model once some of its prose has streamed in (after the template's own wording).
+        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface))
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
         await pilot.press("escape")
@@ -144,7 +145,8 @@ async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> Non
         app.open_session(session.id, position)
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         editor = app.screen
-        gate = Gate(app, when=lambda: bool(editor.area.text))  # hold it once text has streamed in
+        # Hold the model once some of its prose has streamed in (after the template's own wording).
+        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface))
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
         await pilot.press("tab")  # focus moves to the examples panel

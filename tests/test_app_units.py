@@ -85,6 +85,9 @@ def test_status_text() -> None:
     host.error = "no such model"
     assert describe_model(host) == "model failed: no such model"
     assert describe_last(host) == "no generation yet"
+    host.begin("planning…")
+    assert describe_last(host, now=host.activity_since + 2.2) == "planning… 2s"
+    host.end()
     host.last = LastRun(42.0, 2.5, 10, 1.8)
     assert describe_last(host) == "42.0 tok/s · 2.50 tok/fwd · 1.80x speedup"
     host.record_dict({"tok_s": 10, "tokens_per_forward": 1, "new_tokens": 5, "method": "greedy"})

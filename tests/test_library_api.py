@@ -200,3 +200,15 @@ def test_all_section_texts_streams_every_section(lib, docs: Path):
     texts = list(lib.all_section_texts())
     assert len(texts) == lib.stats()["sections"]
     assert any("written consent of the lessor" in t for t in texts)
+
+
+def test_large_library_queries_keep_only_selective_words(lib, docs: Path, monkeypatch: pytest.MonkeyPatch):
+    lib.add_paths([docs])
+    monkeypatch.setattr("retrieval.library.PRUNE_TERMS_FROM", 0)
+    sections = lib.stats()["sections"]
+    assert sections >= 10
+    # "lessee" is in 3 sections (> 10%), "sublet" in one, "zzzz" in none.
+    assert lib._selective_terms(["lessee", "sublet", "zzzz"]) == ["sublet"]
+    assert lib._selective_terms(["lessee", "zzzz"]) == ["lessee"]  # never left with no words at all
+    hits = lib.search("may the lessee sublet the flat", k=1)
+    assert hits[0].heading == "SUBLETTING"

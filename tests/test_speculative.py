@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import engine
-from engine.generate import GenerationConfig, generate
+from engine.generation import GenerationConfig, generate
 from engine.decode import decode_one, prefill
 from engine.sampling import SamplingParams
 from engine.speculative import SpeculativeConfig, SpeculativeDecoder, forget_stats

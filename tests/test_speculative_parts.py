@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import engine
-from engine.generate import GenerationConfig, generate
+from engine.generation import GenerationConfig, generate
 from engine.adaptive import CostProfile, _PROFILES, _profile_key, best_count, cost_profile
 from engine.draft_sources import SuffixIndex, reference_index
 from engine.paths import cache_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.bench import DEFAULT_PROMPTS, load_prompts
-from engine.generate import GenerationConfig, encode_prompt, generate
+from engine.generation import GenerationConfig, encode_prompt, generate
 
 pytestmark = pytest.mark.real_model
 

@@ -12,7 +12,7 @@ import torch
 from scipy.stats import chisquare
 
 import engine
-from engine.generate import GenerationConfig, generate
+from engine.generation import GenerationConfig, generate
 from engine.sampling import SamplingParams, draw, make_generator, target_probs
 from engine.speculative import SpeculativeConfig, SpeculativeDecoder
 from engine.draft_sources import SuffixIndex

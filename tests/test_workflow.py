@@ -122,7 +122,7 @@ def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest
     assert keyed == [s.id for s in template.sections]
     assert len(result.session.sections) == len(keyed) + len(result.added)
     assert bool(result.notice) == (len(result.proposed) < 2)
-    from engine.generate import GenerationResult
+    from engine.generation import GenerationResult
 
     monkeypatch.setattr(workflow, "_generate", lambda *a, **k: GenerationResult("no list here", []))
     fallback = drafting.plan(sid, tiny_lm, use_library=False)

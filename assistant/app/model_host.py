@@ -33,6 +33,8 @@ class ModelHost:
     started_at: float = 0.0
     loaded_seconds: float = 0.0
     last: LastRun | None = None
+    activity: str = ""  # what the model is doing now, for the status bar ("" when idle)
+    activity_since: float = 0.0
     # Torch is not re-entrant across our decode loops and the CPU is small: one job at a time.
     busy: threading.Lock = field(default_factory=threading.Lock)
     _done: threading.Event = field(default_factory=threading.Event)
@@ -65,6 +67,12 @@ class ModelHost:
             self.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         finally:
             self._done.set()
+
+    def begin(self, activity: str) -> None:
+        self.activity, self.activity_since = activity, time.monotonic()
+
+    def end(self) -> None:
+        self.activity = ""
 
     def wait(self, timeout: float | None = None) -> bool:
         self._done.wait(timeout)

@@ -11,7 +11,9 @@ from textual.widgets import ProgressBar, Static
 from assistant.app.model_host import ModelHost
 
 
-def describe_last(host: ModelHost) -> str:
+def describe_last(host: ModelHost, now: float | None = None) -> str:
+    if host.activity:
+        return f"{host.activity} {(now or time.monotonic()) - host.activity_since:.0f}s"
     last = host.last
     if last is None:
         return "no generation yet"

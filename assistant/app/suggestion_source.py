@@ -47,7 +47,7 @@ def _ngram(host: ModelHost, document: str) -> Any:
 
 
 def _sampled(host: ModelHost, context: str, cancel: threading.Event, k: int, max_tokens: int) -> list[str]:
-    from engine.generate import GenerationConfig, generate
+    from engine.generation import GenerationConfig, generate
 
     texts: list[str] = []
     for i in range(k):

@@ -59,16 +59,19 @@ class AskScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="ask")
     def ask(self, prompt: str, cancel: threading.Event) -> None:
-        from engine.generate import GenerationConfig, generate
+        from engine.generation import GenerationConfig, generate
 
         host = self.dp.host
         try:
             with host.busy:
+                host.begin("answering…")
                 result = generate(host.lm, [{"role": "user", "content": prompt}], GenerationConfig(max_new_tokens=256),
                                   on_text=lambda chunk: self.app.call_from_thread(self._append, chunk), cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - errors become notifications
             self.app.call_from_thread(self._failed, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return
+        finally:
+            host.end()
         self.app.call_from_thread(self._finished, result.stats)
 
     def _append(self, chunk: str) -> None:

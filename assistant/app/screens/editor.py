@@ -79,6 +79,7 @@ class EditorScreen(DraftpadScreen):
         self.generating = False
         self.cancel = threading.Event()
         self.generation: Any = None  # the last DraftResult
+        self.preface = ""  # template wording shown before the streamed prose
         self._buffer_timer: Timer | None = None
         self._loading = True
         self._latest: str | None = None  # the text as of the last change, readable after unmount
@@ -282,9 +283,26 @@ class EditorScreen(DraftpadScreen):
         area.cancel_suggestions()
         area.read_only = True
         area.clear()
+        self.preface = self.wording_before_draft()
+        area.insert(self.preface)
         self.query_one("#editor-state", Static).update(
             "waiting for the model to load…" if not host.ready else "generating… (Esc stops)")
         self.run_generation(self.cancel)
+
+    def wording_before_draft(self) -> str:
+        """For a section whose template wording wraps the model's prose, the words that come before
+        it: shown first, so the streamed prose reads in place (the stored text replaces it at the end)."""
+        spec = next((s for s in self.template.sections if s.id == self.section.key), None)
+        if spec is None or spec.mode != "mixed" or "{draft}" not in spec.text:
+            return ""
+        try:
+            from assistant.templates import render_text
+
+            marker = "\x00DRAFT\x00"
+            filled = render_text(self.template, spec.text.replace("{draft}", marker), self.session.values)
+        except Exception:  # noqa: BLE001 - only a preview
+            return ""
+        return filled.split(marker, 1)[0].strip(" ").lstrip()
 
     @work(thread=True, exclusive=True, group="generate")
     def run_generation(self, cancel: threading.Event) -> None:
@@ -295,12 +313,15 @@ class EditorScreen(DraftpadScreen):
         self.app.call_from_thread(self.query_one("#editor-state", Static).update, "generating… (Esc stops)")
         try:
             with host.busy:
+                host.begin(f"drafting “{self.section.title}”…")
                 result = core.drafting().draft_section(
                     self.session_id, self.position, host.lm, cancel=cancel, max_new_tokens=self.dp.section_tokens,
                     on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.generated, None, core.message_of(exc))
             return
+        finally:
+            host.end()
         self.app.call_from_thread(self.generated, result, "")
 
     def streamed(self, chunk: str) -> None:
@@ -319,6 +340,10 @@ class EditorScreen(DraftpadScreen):
             return
         self.generation = result
         version = result.version
+        if version is None:  # stopped before the model wrote anything: nothing new was stored
+            area.load_text(self.saved_text)
+            self.query_one("#editor-state", Static).update("stopped before any text was written")
+            return
         if area.text != version.text:  # mixed sections wrap the prose in the template's wording
             area.replace(version.text, (0, 0), area.document.end)
         self.saved_text = version.text

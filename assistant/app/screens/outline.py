@@ -241,11 +241,14 @@ class OutlineScreen(DraftpadScreen):
         self.app.call_from_thread(self.query_one("#plan-text", Static).update, "")
         try:
             with host.busy:
+                host.begin("planning…")
                 result = core.drafting().plan(self.session_id, host.lm, cancel=cancel,
                                               on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.planned, None, core.message_of(exc))
             return
+        finally:
+            host.end()
         self.app.call_from_thread(self.planned, result, "")
 
     def streamed(self, chunk: str) -> None:
