@@ -106,6 +106,45 @@ def cost_profile(lm: LoadedModel) -> CostProfile:
     return profile
 
 
+@dataclass
+class CostTracker:
+    """Corrects the measured profile with what steps really cost while decoding (other processes,
+    a longer cache, per-step overhead), per width bucket. The planner uses the corrected costs."""
+
+    profile: CostProfile
+    ratio: np.ndarray = field(default=None)  # type: ignore[assignment]
+    seen: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.ratio = np.ones(len(self.profile.widths))
+        self.seen = np.zeros(len(self.profile.widths), dtype=np.int64)
+
+    def observe(self, width: int, seconds: float) -> None:
+        bucket = int(np.argmin(np.abs(np.log(np.asarray(self.profile.widths)) - np.log(width))))
+        observed = seconds / float(self.profile.cost(width))
+        alpha = 0.5 if self.seen[bucket] < 4 else 0.1
+        self.ratio[bucket] += alpha * (observed - self.ratio[bucket])
+        self.seen[bucket] += 1
+
+    def cost(self, width: np.ndarray | int) -> np.ndarray:
+        known = self.seen >= 2
+        base = self.profile.cost(width)
+        if not known.any():
+            return base
+        widths = np.asarray(self.profile.widths)[known]
+        return base * np.interp(width, widths, self.ratio[known])
+
+
+_TRACKERS: dict[str, CostTracker] = {}
+
+
+def cost_tracker(lm: LoadedModel) -> CostTracker:
+    key = _profile_key(lm)
+    if key not in _TRACKERS:
+        _TRACKERS[key] = CostTracker(cost_profile(lm))
+    return _TRACKERS[key]
+
+
 def baseline_tok_s(lm: LoadedModel) -> float:
     """Estimated plain greedy tokens/second on this device (1 / cost of a one-token forward)."""
     return 1.0 / cost_profile(lm).one_token_seconds
@@ -169,7 +208,7 @@ class AcceptanceStats:
         return SOURCES[(slot - self.template_slots) // per]
 
 
-def best_count(sorted_probs: np.ndarray, profile: CostProfile, limit: int = MAX_WIDTH - 1) -> int:
+def best_count(sorted_probs: np.ndarray, profile: "CostProfile | CostTracker", limit: int = MAX_WIDTH - 1) -> int:
     """Number of draft nodes (likeliest first) that maximises expected tokens per second.
 
     Expected tokens from a verification = 1 (the token the model picks anyway) + the sum of the

@@ -9,6 +9,7 @@ the (temperature/top-p) target distribution; if it is a child, descend; otherwis
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from engine.adaptive import MAX_CHAIN, AcceptanceStats, CostProfile, best_count, cost_profile
+from engine.adaptive import MAX_CHAIN, AcceptanceStats, CostTracker, best_count, cost_tracker
 from engine.decode import decode_one, prefill
 from engine.draft_sources import SuffixIndex, reference_index
 from engine.loading import LoadedModel
@@ -99,7 +100,7 @@ class SpeculativeDecoder:
     _refs: SuffixIndex | None = None
     _table: RecyclingTable | None = None
     _stats: AcceptanceStats | None = None
-    _profile: CostProfile | None = None
+    _costs: CostTracker | None = None
     _source_drafted: dict[str, int] = field(default_factory=dict)
     _source_accepted: dict[str, int] = field(default_factory=dict)
 
@@ -108,7 +109,7 @@ class SpeculativeDecoder:
         self._table = shared_table(lm.identity, lm.vocab_size) if cfg.use_recycling else None
         self._stats = shared_stats(lm, cfg)
         if cfg.fixed_nodes is None:
-            self._profile = cost_profile(lm)
+            self._costs = cost_tracker(lm)
         if cfg.use_references and self.references:
             tok = lm.tokenizer
             self._refs = reference_index([list(tok(text, add_special_tokens=False)["input_ids"])
@@ -125,6 +126,7 @@ class SpeculativeDecoder:
             self._record_context([self._root])
             self.accepted.append(1)
             return [self._root]
+        started = time.perf_counter()
         tree = self._draft(self._root)
         cached = self._cache.get_seq_length()
         if tree.width == 1:
@@ -145,6 +147,8 @@ class SpeculativeDecoder:
         self._root = token
         self._record_context(emitted)
         self.accepted.append(len(emitted))
+        if self._costs is not None:
+            self._costs.observe(tree.width, time.perf_counter() - started)
         return emitted
 
     # -- drafting ------------------------------------------------------------------------------
@@ -174,8 +178,8 @@ class SpeculativeDecoder:
         if cfg.fixed_nodes is not None:
             count = cfg.fixed_nodes
         else:
-            assert self._profile is not None
-            count = best_count(np.sort(np.asarray(trie.prob[1:]))[::-1], self._profile)
+            assert self._costs is not None
+            count = best_count(np.sort(np.asarray(trie.prob[1:]))[::-1], self._costs)
         return select(trie, count)
 
     @property

@@ -32,7 +32,7 @@ from retrieval import store
 from retrieval.chunking import SUMMARY_ORDINAL, Chunk, chunk_section, summary_chunk
 from retrieval.embedding import DIM, Embedder
 from retrieval.parsing import KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes
-from retrieval.ranking import fts_query, heading_similarity, query_terms, reciprocal_rank_fusion, snippet
+from retrieval.ranking import heading_similarity, query_terms, reciprocal_rank_fusion, snippet
 from retrieval.vectors import VectorIndex, choose_kind, fingerprint_of, index_kind
 
 # progress(done, total, path): called while importing; `path` is the file being processed.
@@ -212,9 +212,6 @@ class Library:
 
     # --- vector index upkeep -----------------------------------------------------------------
 
-    def _db_fingerprint(self):
-        return fingerprint_of(store.chunk_ids(self.db))
-
     def _fetch(self, ids: np.ndarray) -> np.ndarray:
         return store.chunk_vectors(self.db, ids, DIM)[1]
 
@@ -222,12 +219,12 @@ class Library:
         db_ids = store.chunk_ids(self.db)
         problem = self.vectors.load()
         if problem:
-            self._rebuild(db_ids)
+            self._rebuild()
             if len(db_ids):
                 self.messages.append(f"{problem}; rebuilt it from the database ({len(db_ids)} vectors)")
             return
         if choose_kind(len(db_ids)) != index_kind(self.vectors.index):
-            self._rebuild(db_ids)
+            self._rebuild()
             return
         if self.vectors.fingerprint != fingerprint_of(db_ids):
             added, removed = self.vectors.sync(db_ids, self._fetch)
@@ -236,7 +233,7 @@ class Library:
             self._save_index()
         self._saved_fp = self.vectors.fingerprint
 
-    def _rebuild(self, db_ids: np.ndarray | None = None) -> None:
+    def _rebuild(self) -> None:
         ids, vecs = store.chunk_vectors(self.db, None, DIM)
         self.vectors.rebuild(vecs, ids)
         self._save_index()

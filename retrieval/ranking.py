@@ -6,7 +6,8 @@ import bisect
 import re
 from typing import Hashable, Iterable, Sequence
 
-RRF_K = 60  # the usual constant: damps the weight of the very top ranks of either list
+RRF_K = 60
+SNIPPET_SCAN = 8000  # the usual constant: damps the weight of the very top ranks of either list
 
 _STOP = frozenset("""a an and are as at be but by can do does for from has have how i if in into is it its
 of on or our should so that the their them there these they this to was we what when where which who why
@@ -62,7 +63,12 @@ def heading_similarity(a: str, b: str) -> float:
 
 
 def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
-    """The window of `text` with the most query terms in it, on word boundaries, one line."""
+    """The window of `text` with the most query terms in it, on word boundaries, one line.
+
+    Only the first SNIPPET_SCAN characters are scanned: patent sections run to 50k+ characters
+    and the search call should not pay for reading them whole."""
+    truncated = len(text) > SNIPPET_SCAN
+    text = text[:SNIPPET_SCAN]
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link reads as its words
     flat = re.sub(r"\s+", " ", text).strip()
     if len(flat) <= width:
@@ -81,4 +87,4 @@ def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
     end = flat.rfind(" ", start, start + width)
     end = end if end > start else start + width
     piece = flat[start:end].strip()
-    return ("… " if start else "") + piece + (" …" if end < len(flat) else "")
+    return ("… " if start else "") + piece + (" …" if end < len(flat) or truncated else "")

@@ -123,7 +123,7 @@ async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> Non
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         editor = app.screen
         # Hold the model once some of its prose has streamed in (after the template's own wording).
-        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface))
+        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
         await pilot.press("escape")
@@ -146,7 +146,7 @@ async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> Non
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         editor = app.screen
         # Hold the model once some of its prose has streamed in (after the template's own wording).
-        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface))
+        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
         await pilot.press("tab")  # focus moves to the examples panel
@@ -230,3 +230,27 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen")
         assert area.text.endswith(" ab" + choices[1])
         assert app.screen.generating is False
+
+
+async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir: Path) -> None:
+    session = drafting.new_session("adr-nygard", "Leave", {"title": "Leave", "context": "A", "decision": "B"})
+    position = next(s.position for s in session.sections if s.title == "Context")
+    app = make_app(tiny_model_dir, section_tokens=400)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.open_session(session.id, position)
+        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+        editor = app.screen
+        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface))
+        await pilot.press("ctrl+g")
+        await until(pilot, gate.reached.is_set, what="a generation under way")
+        await pilot.press("ctrl+o")  # back to the outline while the model is mid-section
+        assert screen_name(pilot) == "OutlineScreen"
+        assert editor.cancel.is_set()
+        gate.release()
+        await until(pilot, lambda: app.host.activity == "", what="the generation to stop")
+        await pilot.pause(0.2)
+        assert app.is_running and screen_name(pilot) == "OutlineScreen"
+        assert not [n.message for n in app._notifications if n.severity == "error"]
+        assert app.host.busy.acquire(blocking=False)  # the model is free for the next job
+        app.host.busy.release()

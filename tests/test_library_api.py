@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from engine.errors import UserError
-from retrieval import parsing
 from retrieval.library import open_library
 from tests.fixtures_library import write_docs
 

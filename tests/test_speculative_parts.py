@@ -151,3 +151,18 @@ def test_template_expansion_follows_table_ranks() -> None:
     assert first == [4, 5, 6]
     second = {int(t) for t, d in zip(tokens, template.depth) if d == 2 and t >= 0}
     assert second == {7, 8}
+
+
+def test_cost_tracker_learns_what_wide_steps_really_cost() -> None:
+    from engine.adaptive import CostTracker
+
+    profile = CostProfile((1, 2, 4, 8, 16, 32, 64), (0.04, 0.045, 0.05, 0.06, 0.08, 0.12, 0.2))
+    tracker = CostTracker(profile)
+    assert tracker.cost(8) == pytest.approx(0.06)
+    for _ in range(6):
+        tracker.observe(1, 0.04)
+        tracker.observe(16, 0.24)  # wide steps turn out three times dearer than measured
+    assert tracker.cost(1) == pytest.approx(0.04, rel=0.05)
+    assert tracker.cost(16) == pytest.approx(0.24, rel=0.1)
+    strong = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    assert best_count(strong, tracker) < best_count(strong, profile)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import functools
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -12,6 +13,22 @@ from assistant.app.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from assistant.app.main import DraftpadApp
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def attached_only(method: Method) -> Method:
+    """For UI updates a worker thread sends back: if the person has left the screen meanwhile,
+    the update is dropped instead of failing on widgets that are gone."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.is_attached:
+            return None
+        return method(self, *args, **kwargs)
+
+    return cast(Method, wrapper)
 
 
 class DraftpadScreen(Screen):

@@ -129,13 +129,16 @@ class GhostTextArea(TextArea):
         self.run_worker(work, thread=True, exclusive=True, group="ghost-text", name="suggest")
 
     def _show(self, request: int, found: list[str]) -> None:
-        if request != self._request:
+        if request != self._request or not self.is_attached:
             return
         unique = [text for text in dict.fromkeys(one_line(t) for t in found) if text.strip()]
         self.choices = unique
         self.choice_index = 0
         self.suggestion = unique[0] if unique else ""
         self.post_message(self.SuggestionsReady(self, unique))
+
+    def on_unmount(self) -> None:
+        self._supersede()  # a pending request would only compute for a widget that is gone
 
     # -- accepting and cycling ------------------------------------------------------------
     def accept_suggestion(self) -> None:

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from assistant.app.base import DraftpadScreen
+from assistant.app.base import DraftpadScreen, attached_only
 
 
 class AskScreen(DraftpadScreen):
@@ -74,10 +74,12 @@ class AskScreen(DraftpadScreen):
             host.end()
         self.app.call_from_thread(self._finished, result.stats)
 
+    @attached_only
     def _append(self, chunk: str) -> None:
         self.answer += chunk
         self.query_one("#ask-answer", Static).update(self.answer)
 
+    @attached_only
     def _finished(self, stats: object) -> None:
         self.generating = False
         last = self.dp.host.record(stats)
@@ -86,10 +88,14 @@ class AskScreen(DraftpadScreen):
             f"{last.new_tokens} tokens · {last.tok_s:.1f} tok/s · {last.tokens_per_forward:.2f} tokens/forward"
             + (" · stopped" if reason == "cancelled" else ""))
 
+    @attached_only
     def _failed(self, message: str) -> None:
         self.generating = False
         self.query_one("#ask-figures", Label).update("")
         self.notify(f"Generation failed: {message}", severity="error")
+
+    def on_unmount(self) -> None:
+        self.cancel.set()  # leaving or quitting stops the model instead of leaving it running
 
     def action_stop(self) -> None:
         if self.generating:

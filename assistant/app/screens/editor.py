@@ -21,7 +21,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from assistant.app import buffers, core
-from assistant.app.base import DraftpadScreen
+from assistant.app.base import DraftpadScreen, attached_only
 from assistant.app.dialogs import ConfirmScreen, PickScreen, TextViewScreen
 from assistant.app.ghost_text import GhostTextArea
 from assistant.app.suggestion_source import continuations
@@ -122,6 +122,7 @@ class EditorScreen(DraftpadScreen):
         self.app.call_from_thread(self.show, session, section, template, unsaved)
         self.refresh_side_panels(session, section, template)
 
+    @attached_only
     def show(self, session: Any, section: Any, template: Any, unsaved: str | None) -> None:
         self.session, self.section, self.template = session, section, template
         self.saved_text = section.text
@@ -160,6 +161,7 @@ class EditorScreen(DraftpadScreen):
             self.app.call_from_thread(self.notify, f"Validation failed: {core.message_of(exc)}", severity="warning")
         self.app.call_from_thread(self.show_side_panels, examples, findings)
 
+    @attached_only
     def show_side_panels(self, examples: list[Any], findings: list[Any]) -> None:
         self.examples = examples
         listing = self.query_one("#editor-examples", OptionList)
@@ -261,7 +263,9 @@ class EditorScreen(DraftpadScreen):
         self.save()
 
     def on_unmount(self) -> None:
-        # Quitting from here: store what was typed (the buffer file already has it).
+        # Quitting from here: a running generation stops (the core keeps its partial text) and
+        # what was typed is stored (the buffer file already has it).
+        self.cancel.set()
         try:
             self.save()
         except Exception:  # noqa: BLE001 - the buffer is the safety net
@@ -310,7 +314,7 @@ class EditorScreen(DraftpadScreen):
         if not host.wait() or cancel.is_set():
             self.app.call_from_thread(self.generated, None, host.error or "stopped before the model was ready")
             return
-        self.app.call_from_thread(self.query_one("#editor-state", Static).update, "generating… (Esc stops)")
+        self.app.call_from_thread(self.set_state, "generating… (Esc stops)")
         try:
             with host.busy:
                 host.begin(f"drafting “{self.section.title}”…")
@@ -324,11 +328,17 @@ class EditorScreen(DraftpadScreen):
             host.end()
         self.app.call_from_thread(self.generated, result, "")
 
+    @attached_only
+    def set_state(self, text: str) -> None:
+        self.query_one("#editor-state", Static).update(text)
+
+    @attached_only
     def streamed(self, chunk: str) -> None:
         area = self.area
         area.insert(chunk, area.document.end)
         area.scroll_cursor_visible()
 
+    @attached_only
     def generated(self, result: Any, error: str) -> None:
         self.generating = False
         area = self.area

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from assistant.app import core
+from assistant.app.base import attached_only
 from assistant.app.dialogs import MODAL_CSS, ConfirmScreen
 
 FORMATS = ("md", "docx")
@@ -89,6 +90,7 @@ class ExportScreen(ModalScreen[Path | None]):
             return
         self.app.call_from_thread(self.done, Path(written))
 
+    @attached_only
     def done(self, written: Path) -> None:
         self.notify(f"Exported to {written}")
         self.dismiss(written)

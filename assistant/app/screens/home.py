@@ -14,7 +14,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from assistant.app import core
-from assistant.app.base import DraftpadScreen
+from assistant.app.base import DraftpadScreen, attached_only
 
 FIRST_RUN = (
     "Welcome to draftpad. Pick a template on the right (Enter) to start a document: answer a few "
@@ -107,6 +107,7 @@ class HomeScreen(DraftpadScreen):
         summary = core.library_summary()
         self.app.call_from_thread(self.show_data, templates, sessions, errors, summary)
 
+    @attached_only
     def show_data(self, templates: list[Any], sessions: list[Any], errors: list[str], summary: str) -> None:
         first_load = not self.loaded
         self.templates, self.sessions, self.loaded = templates, sessions, True

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from assistant.app import core
-from assistant.app.base import DraftpadScreen
+from assistant.app.base import DraftpadScreen, attached_only
 from assistant.app.dialogs import PromptScreen, TextViewScreen
 
 SEARCH_DELAY = 0.25  # seconds after the last keystroke before searching
@@ -72,7 +72,11 @@ class LibraryScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="library-stats")
     def load_stats(self) -> None:
-        self.app.call_from_thread(self.query_one("#library-stats", Static).update, core.library_summary())
+        self.app.call_from_thread(self.show_stats, core.library_summary())
+
+    @attached_only
+    def show_stats(self, text: str) -> None:
+        self.query_one("#library-stats", Static).update(text)
 
     # -- search ---------------------------------------------------------------------------
     @on(Input.Changed, "#library-search")
@@ -100,6 +104,7 @@ class LibraryScreen(DraftpadScreen):
             return
         self.app.call_from_thread(self.show_hits, query, hits)
 
+    @attached_only
     def show_hits(self, query: str, hits: list[Any]) -> None:
         if query != self.query_one("#library-search", Input).value.strip():
             return  # a newer query is on its way
@@ -180,10 +185,12 @@ class LibraryScreen(DraftpadScreen):
             self.app.call_from_thread(self.notify, f"Suggestions not updated: {core.message_of(exc)}",
                                       severity="warning")
 
+    @attached_only
     def show_progress(self, done: int, total: int, current: str) -> None:
         self.query_one("#library-progress", ProgressBar).update(total=max(total, 1), progress=done)
         self.query_one("#library-import-label", Label).update(f"Importing {Path(current).name} ")
 
+    @attached_only
     def imported(self, summary: Any, error: str) -> None:
         self.importing = False
         self.query_one("#library-import").remove_class("-active")

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 
 from assistant.app import core
 from assistant.app.answers import check_all, check_answer
-from assistant.app.base import DraftpadScreen
+from assistant.app.base import DraftpadScreen, attached_only
 
 TYPE_HINTS = {"date": "date", "money": "amount", "number": "number", "person": "name and details",
               "address": "address", "list": "one per line", "long_text": "a paragraph", "text": ""}
@@ -143,6 +143,7 @@ class NewDocumentScreen(DraftpadScreen):
             return
         self.app.call_from_thread(self.created, session.id)
 
+    @attached_only
     def created(self, session_id: int) -> None:
         from assistant.app.screens.outline import OutlineScreen
 

@@ -14,7 +14,7 @@ from textual.widgets import Button, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from assistant.app import core
-from assistant.app.base import DraftpadScreen
+from assistant.app.base import DraftpadScreen, attached_only
 from assistant.app.dialogs import ConfirmScreen, PromptScreen
 
 STATUS_MARKS = {"planned": ("○", "dim"), "drafted": ("◐", "yellow"), "accepted": ("●", "green")}
@@ -118,6 +118,7 @@ class OutlineScreen(DraftpadScreen):
             return
         self.app.call_from_thread(self.show, session, template, keep)
 
+    @attached_only
     def show(self, session: Any, template: Any, keep: int | None = None) -> None:
         self.session, self.template = session, template
         self.sub_title = session.title
@@ -238,7 +239,7 @@ class OutlineScreen(DraftpadScreen):
         if not host.wait() or cancel.is_set():
             self.app.call_from_thread(self.planned, None, "planning cancelled" if cancel.is_set() else host.error)
             return
-        self.app.call_from_thread(self.query_one("#plan-text", Static).update, "")
+        self.app.call_from_thread(self.streamed, "")
         try:
             with host.busy:
                 host.begin("planning…")
@@ -251,10 +252,12 @@ class OutlineScreen(DraftpadScreen):
             host.end()
         self.app.call_from_thread(self.planned, result, "")
 
+    @attached_only
     def streamed(self, chunk: str) -> None:
         self.plan_text += chunk
         self.query_one("#plan-text", Static).update(planner_view(self.plan_text))
 
+    @attached_only
     def planned(self, result: Any, error: str) -> None:
         self.planning = False
         if error:
@@ -267,6 +270,9 @@ class OutlineScreen(DraftpadScreen):
         else:
             self.notify("Outline planned.")
         self.show(result.session, self.template)
+
+    def on_unmount(self) -> None:
+        self.cancel.set()  # leaving or quitting stops the model instead of leaving it running
 
     def action_stop_or_back(self) -> None:
         if self.planning:
@@ -293,6 +299,7 @@ class OutlineScreen(DraftpadScreen):
             return
         self.app.call_from_thread(self.show_findings, findings)
 
+    @attached_only
     def show_findings(self, findings: list[Any]) -> None:
         from assistant.app.dialogs import TextViewScreen
 
