@@ -157,7 +157,7 @@ class NgramTable:
     def successors(self, order: int, context: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         counts = self.orders.get(order)
         if counts is None or len(counts) == 0:
-            return counts.nxt[:0] if counts is not None else np.zeros(0, np.int32), np.zeros(0, np.uint32)
+            return np.zeros(0, np.int32), np.zeros(0, np.uint32)
         return counts.successors(context_hash(context))
 
 
