@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("-k", type=int, default=3, help="how many suggestions (default 3)")
     cmd.add_argument("--tokens", type=int, default=16, help="at most this many tokens each (default 16)")
     cmd.add_argument("--alpha", type=float, default=None,
-                     help="weight of the n-gram model (library, templates, the text) against the model, in [0, 1)")
+                     help="weight of the n-gram model (library, templates, the text) against the model, "
+                          "in [0, 1); default 0 (off)")
     cmd.add_argument("--no-library", action="store_true", help="score with the text itself only, not the library")
     cmd.add_argument("--json", action="store_true", help='print {"suggestions": [{"text", "score"}...], "seconds"}')
     add_model_options(cmd)
@@ -41,10 +42,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     if not 0.0 <= alpha < 1.0:
         raise UserError("--alpha must be in [0, 1)")
     lm = load_model(args.model, args.device, args.dtype)
-    if args.no_library:
-        ngram = NgramModel([document_table(lm, text)])
-    else:
-        ngram = ngram_for(lm, text, refresh=True)
+    ngram = None
+    if alpha > 0:  # the n-gram model only counts when it has a weight
+        ngram = NgramModel([document_table(lm, text)]) if args.no_library else ngram_for(lm, text, refresh=True)
     started = time.perf_counter()
     suggestions = suggest(lm, text, k=args.k, max_tokens=args.tokens, ngram=ngram, alpha=alpha)
     seconds = time.perf_counter() - started

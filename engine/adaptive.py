@@ -173,6 +173,19 @@ class AcceptanceStats:
     accepted: np.ndarray = field(default=None)  # type: ignore[assignment]
     prior: np.ndarray = field(default=None)  # type: ignore[assignment]
 
+    # Planning picks the nodes whose estimates are highest, and those are the ones most likely to be
+    # overestimated; comparing predicted with achieved accepted length corrects that bias.
+    predicted: float = 4.0
+    achieved: float = 4.0
+
+    @property
+    def calibration(self) -> float:
+        return float(np.clip(self.achieved / self.predicted, 0.2, 1.5))
+
+    def calibrate(self, predicted: float, achieved: int) -> None:
+        self.predicted = 0.95 * self.predicted + predicted
+        self.achieved = 0.95 * self.achieved + achieved
+
     def __post_init__(self) -> None:
         chain_prior = np.array([[[CHAIN_PRIOR[b] ** (d + 1) * (1.0 if r == 0 else 0.6)
                                   for d in range(MAX_CHAIN)] for r in range(CANDIDATE_RANKS)]

@@ -103,6 +103,7 @@ class SpeculativeDecoder:
     _costs: CostTracker | None = None
     _source_drafted: dict[str, int] = field(default_factory=dict)
     _source_accepted: dict[str, int] = field(default_factory=dict)
+    _predicted: float = 0.0  # uncalibrated expected accepted length of the current tree
 
     def prefill(self, prompt_ids: list[int]) -> None:
         lm, cfg = self.lm, self.config
@@ -143,6 +144,8 @@ class SpeculativeDecoder:
         if self._table is not None:
             self._table.update(torch.tensor(tree.tokens), logits)
         self._learn(tree, path)
+        if tree.width > 1:
+            self._stats.calibrate(self._predicted, len(path))
         emitted = [tree.tokens[i] for i in path] + [token]
         self._root = token
         self._record_context(emitted)
@@ -175,11 +178,13 @@ class SpeculativeDecoder:
                 at = 0 if parent < 0 else node_of[parent]
                 if at >= 0:
                     node_of[i] = trie.add(int(at), int(tokens[i]), float(probs[i]), i)
+        ranked = np.sort(np.asarray(trie.prob[1:]))[::-1] * stats.calibration
         if cfg.fixed_nodes is not None:
             count = cfg.fixed_nodes
         else:
             assert self._costs is not None
-            count = best_count(np.sort(np.asarray(trie.prob[1:]))[::-1], self._costs)
+            count = best_count(ranked, self._costs)
+        self._predicted = float(ranked[:count].sum()) / stats.calibration
         return select(trie, count)
 
     @property

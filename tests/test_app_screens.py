@@ -38,7 +38,8 @@ async def test_library_import_and_search(tmp_path: Path) -> None:
         assert len(library.summary.added) == 3 and not library.importing
         await until(pilot, lambda: "3 documents" in str(library.query_one("#library-stats", Static).render()),
                     what="library summary")
-        await pilot.press(*"security deposit refund")
+        # the whole query at once: typed key by key, a partial query's hits could be checked first
+        library.query_one("#library-search", Input).value = "security deposit refund"
         results = library.query_one("#library-results", OptionList)
         await until(pilot, lambda: bool(library.hits), timeout=60, what="search results")
         assert Path(library.hits[0].path).name == "lease.md"

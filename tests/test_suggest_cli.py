@@ -39,7 +39,7 @@ def fake_library(monkeypatch: pytest.MonkeyPatch) -> type[FakeLibrary]:
 
 def test_suggest_json(tiny_model_dir: Path, capsys: pytest.CaptureFixture, fake_library) -> None:
     fake_library.sections = ["We need a durable store for events.", "The team knows SQL."]
-    code = main(["suggest", "We need a durable store", "-k", "3", "--tokens", "6", "--json",
+    code = main(["suggest", "We need a durable store", "-k", "3", "--tokens", "6", "--json", "--alpha", "0.3",
                  "--model", str(tiny_model_dir)])
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -47,7 +47,14 @@ def test_suggest_json(tiny_model_dir: Path, capsys: pytest.CaptureFixture, fake_
     texts = [s["text"] for s in out["suggestions"]]
     assert len(texts) == 3 and len({t.strip() for t in texts}) == 3
     assert all(isinstance(s["score"], float) for s in out["suggestions"])
-    assert fake_library.closed == 1
+    assert fake_library.closed == 1  # with an n-gram weight, the library was read (and closed)
+
+
+def test_suggest_without_ngram_weight_skips_the_library(tiny_model_dir: Path, capsys: pytest.CaptureFixture,
+                                                        fake_library) -> None:
+    assert main(["suggest", "We need a durable store", "--tokens", "4", "--json", "--model", str(tiny_model_dir)]) == 0
+    assert len(json.loads(capsys.readouterr().out)["suggestions"]) == 3
+    assert fake_library.closed == 0
 
 
 def test_suggest_plain_output_and_stdin(tiny_model_dir: Path, capsys: pytest.CaptureFixture,
