@@ -89,3 +89,14 @@ def cli(draftpad_home: Path, tmp_path: Path):
         return result
 
     return call
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models are all overhead: extra threads only spin against other processes on 2 cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

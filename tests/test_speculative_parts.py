@@ -20,13 +20,7 @@ from engine.recycling import RecyclingTable, forget_shared, load_table, save_tab
 from engine.tree import Trie, build_template, expand_template, select
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models are all overhead: extra threads only spin against other processes on 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def filled_table(identity: str = "model-a|100", vocab: int = 100) -> RecyclingTable:

@@ -23,13 +23,7 @@ PARAMS = SamplingParams(temperature=0.9, top_p=0.95)
 PROMPT = "The monthly rent is Rs. 28,000. The monthly rent is"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models are all overhead: extra threads only spin against other processes on 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
+from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from assistant.app import core
+from assistant.app.dialogs import TextViewScreen
 from assistant.app.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -52,3 +55,15 @@ class DraftpadScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.dp.remember(self)
+
+    @work(thread=True, group="document")
+    def read_document(self, path: str) -> None:
+        """Open a library document (an example or a search hit) in a reader, off the UI thread."""
+        try:
+            with core.library() as lib:
+                document = lib.document(path)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, core.message_of(exc), severity="error")
+            return
+        self.app.call_from_thread(self.app.push_screen,
+                                  TextViewScreen(f"{document.title} — {document.path}", document.text))

@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 
 from assistant.app import buffers, core
 from assistant.app.base import DraftpadScreen, attached_only
-from assistant.app.dialogs import ConfirmScreen, PickScreen, TextViewScreen
+from assistant.app.dialogs import ConfirmScreen, PickScreen
 from assistant.app.ghost_text import GhostTextArea
 from assistant.app.suggestion_source import continuations
 
@@ -190,17 +190,6 @@ class EditorScreen(DraftpadScreen):
     def open_example(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.read_document(self.examples[int(event.option.id.split(":")[1])].path)
-
-    @work(thread=True, group="document")
-    def read_document(self, path: str) -> None:
-        try:
-            with core.library() as lib:
-                document = lib.document(path)
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.notify, core.message_of(exc), severity="error")
-            return
-        self.app.call_from_thread(self.app.push_screen,
-                                  TextViewScreen(f"{document.title} — {document.path}", document.text))
 
     # -- saving ---------------------------------------------------------------------------
     @on(GhostTextArea.Changed)

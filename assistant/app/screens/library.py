@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from assistant.app import core
 from assistant.app.base import DraftpadScreen, attached_only
-from assistant.app.dialogs import PromptScreen, TextViewScreen
+from assistant.app.dialogs import PromptScreen
 
 SEARCH_DELAY = 0.25  # seconds after the last keystroke before searching
 
@@ -120,17 +120,6 @@ class LibraryScreen(DraftpadScreen):
     def open_hit(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.read_document(self.hits[int(event.option.id.split(":")[1])].path)
-
-    @work(thread=True, group="document")
-    def read_document(self, path: str) -> None:
-        try:
-            with core.library() as lib:
-                document = lib.document(path)
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.notify, core.message_of(exc), severity="error")
-            return
-        self.app.call_from_thread(self.app.push_screen,
-                                  TextViewScreen(f"{document.title} — {document.path}", document.text))
 
     def action_focus_search(self) -> None:
         self.query_one("#library-search", Input).focus()
