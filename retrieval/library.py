@@ -401,7 +401,7 @@ class Library:
             clauses.append("d.kind = ?")
             params.append(kind)
         if source:
-            prefix = str(Path(source).expanduser().absolute())
+            prefix = str(Path(source).expanduser().resolve())
             clauses.append("(d.source = ? OR d.path = ? OR d.path LIKE ? ESCAPE '\\')")
             escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params += [source, prefix, escaped.rstrip("/") + "/%"]

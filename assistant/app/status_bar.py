@@ -51,6 +51,7 @@ class StatusBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(describe_model(self.host), id="status-model")
         bar = ProgressBar(total=None, show_eta=False, show_percentage=False, id="status-progress")
+        bar.display = self.host.state == "loading"  # right from the first frame, not half a second later
         yield bar
         yield Static(describe_last(self.host), id="status-last")
 
