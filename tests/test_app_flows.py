@@ -21,7 +21,9 @@ def fill_answers(app, text: str) -> None:
             widget.value = text
 
 
-async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 no_network: list[str]) -> None:
+    """The whole app session, from model load to export, with internet connections blocked."""
     import assistant.workflow
 
     monkeypatch.setattr(assistant.workflow, "PLAN_TOKENS", 8)  # the tiny model's plan is noise: keep it short
@@ -111,6 +113,7 @@ async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypat
             await until(pilot, lambda: screen_name(pilot) == "OutlineScreen", what="export")
             written = target.read_text(encoding="utf-8")
             assert "Context" in written and drafted.text.strip()[:20] in written
+    assert no_network == []
 
 
 async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> None:
