@@ -14,8 +14,10 @@ import logging
 import os
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -132,3 +134,18 @@ def forget_shared(identity: str | None = None) -> None:
     for key in list(_SHARED):
         if identity is None or key[0] == identity:
             del _SHARED[key]
+
+
+@contextmanager
+def empty_shared_table(identity: str, vocab: int) -> Iterator[None]:
+    """Within the block the model's shared table is a fresh empty one; the real one comes back after."""
+    key = (identity, vocab)
+    saved = _SHARED.get(key)
+    _SHARED[key] = RecyclingTable(identity, vocab)
+    try:
+        yield
+    finally:
+        if saved is None:
+            _SHARED.pop(key, None)
+        else:
+            _SHARED[key] = saved

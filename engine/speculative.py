@@ -22,9 +22,9 @@ from engine.adaptive import MAX_CHAIN, AcceptanceStats, CostTracker, best_count,
 from engine.decode import decode_one, prefill
 from engine.draft_sources import SuffixIndex, reference_index
 from engine.loading import LoadedModel
-from engine.recycling import RecyclingTable, save_table, shared_table
-from engine.sampling import SamplingParams, draw, target_probs
-from engine.tree import DraftTree, Template, Trie, attention_inputs, build_template, expand_template, select
+from engine.recycling import RecyclingTable, empty_shared_table, save_table, shared_table
+from engine.sampling import SamplingParams, draw, pick, target_probs
+from engine.tree import DraftTree, Trie, attention_inputs, build_template, expand_template, select
 from engine.verify import keep_accepted, tree_forward
 
 TEMPLATE = build_template(64)
@@ -64,23 +64,16 @@ _COLD: list[bool] = []
 def fresh_state(lm: LoadedModel) -> Iterator[None]:
     """Decode as a first session would: an empty recycling table and no learnt acceptance. The
     shared table and statistics are untouched and nothing is persisted meanwhile."""
-    from engine import recycling
-
-    key = (lm.identity, lm.vocab_size)
-    saved_table, saved_stats = recycling._SHARED.get(key), dict(_STATS)
-    recycling._SHARED[key] = RecyclingTable(lm.identity, lm.vocab_size)
+    saved_stats = dict(_STATS)
     _STATS.clear()
     _COLD.append(True)
     try:
-        yield
+        with empty_shared_table(lm.identity, lm.vocab_size):
+            yield
     finally:
         _COLD.pop()
         _STATS.clear()
         _STATS.update(saved_stats)
-        if saved_table is None:
-            recycling._SHARED.pop(key, None)
-        else:
-            recycling._SHARED[key] = saved_table
 
 
 @dataclass
@@ -123,7 +116,7 @@ class SpeculativeDecoder:
     def step(self) -> list[int]:
         assert self._cache is not None, "prefill first"
         if self._root is None:  # the prefill's logits give the first token without another forward
-            self._root = self._choose(self._root_logits)
+            self._root = pick(self._root_logits, self.params, self.generator)
             self._record_context([self._root])
             self.accepted.append(1)
             return [self._root]
@@ -199,11 +192,6 @@ class SpeculativeDecoder:
             self._context.tokens.extend(tokens)
 
     # -- verification --------------------------------------------------------------------------
-
-    def _choose(self, logits: torch.Tensor) -> int:
-        if self.params.greedy:
-            return int(torch.argmax(logits).item())
-        return draw(target_probs(logits, self.params), self.generator)
 
     def _walk(self, tree: DraftTree, logits: torch.Tensor) -> tuple[list[int], int]:
         """Accepted tree nodes (root excluded) and the model's own next token after them."""

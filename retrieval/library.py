@@ -32,8 +32,8 @@ from retrieval import store
 from retrieval.chunking import SUMMARY_ORDINAL, Chunk, chunk_section, summary_chunk
 from retrieval.embedding import DIM, Embedder
 from retrieval.parsing import KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes
-from retrieval.ranking import heading_similarity, query_terms, reciprocal_rank_fusion, snippet
-from retrieval.vectors import VectorIndex, choose_kind, fingerprint_of, index_kind
+from retrieval.ranking import fts_any, heading_similarity, query_terms, reciprocal_rank_fusion, snippet
+from retrieval.vectors import VectorIndex, choose_kind, fingerprint_of, index_kind, read_fingerprint
 
 # progress(done, total, path): called while importing; `path` is the file being processed.
 Progress = Callable[[int, int, str], None]
@@ -247,12 +247,9 @@ class Library:
             self.messages.append(f"could not write the vector index {self.index_path} ({exc})")
 
     def _sync_index(self) -> None:
-        self._sections_estimate = None
-        self._sync_index_locked()
-
-    def _sync_index_locked(self) -> None:
         """After a write: bring the index in line with the database and save it, under the
         database's write lock so two processes importing at once take turns at the file."""
+        self._sections_estimate = None
         self.db.execute("BEGIN IMMEDIATE")
         try:
             on_disk = self._disk_fingerprint()
@@ -271,13 +268,8 @@ class Library:
             self.db.execute("COMMIT")
 
     def _disk_fingerprint(self):
-        import json
-
-        from retrieval.vectors import Fingerprint
-
         try:
-            meta = json.loads(self.vectors.meta_path.read_text())
-            return Fingerprint(int(meta["count"]), int(meta["id_sum"]), int(meta["id_max"]))
+            return read_fingerprint(self.vectors.meta_path)
         except (OSError, ValueError, KeyError):
             return None
 
@@ -411,7 +403,7 @@ class Library:
         terms = query_terms(text)[:32]
         if self._section_count() >= PRUNE_TERMS_FROM:
             terms = self._selective_terms(terms)
-        match = " OR ".join(f'"{t}"' for t in terms)
+        match = fts_any(terms)
         if not match:
             return []
         if not where:
@@ -540,7 +532,7 @@ class Library:
             named: list[int] = []
             head_terms = query_terms(heading)
             if head_terms:
-                match = "heading : (" + " OR ".join(f'"{t}"' for t in head_terms) + ")"
+                match = f"heading : ({fts_any(head_terms)})"
                 named = [r[0] for r in self.db.execute(
                     "SELECT s.id FROM library_fts f JOIN library_sections s ON s.id = f.rowid "
                     "JOIN library_documents d ON d.id = s.document_id "
@@ -651,15 +643,13 @@ class Library:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                ids, vecs = store.chunk_vectors(self.db, None, DIM)
-                self.vectors.rebuild(vecs, ids)
-                self._save_index()
+                self._rebuild()
                 self.db.execute("INSERT INTO library_fts(library_fts) VALUES ('optimize')")
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            return {"vectors": len(ids), "index_type": index_kind(self.vectors.index)}
+            return {"vectors": int(self.vectors.index.ntotal), "index_type": index_kind(self.vectors.index)}
 
     def all_section_texts(self) -> Iterator[str]:
         """Every section's text, streamed (used to build the suggestions' n-gram model)."""

@@ -6,8 +6,8 @@ import bisect
 import re
 from typing import Hashable, Iterable, Sequence
 
-RRF_K = 60
-SNIPPET_SCAN = 8000  # the usual constant: damps the weight of the very top ranks of either list
+RRF_K = 60  # the usual constant: damps the weight of the very top ranks of either list
+SNIPPET_SCAN = 8000
 
 _STOP = frozenset("""a an and are as at be but by can do does for from has have how i if in into is it its
 of on or our should so that the their them there these they this to was we what when where which who why
@@ -28,7 +28,11 @@ def fts_query(text: str, max_terms: int = 32) -> str:
     """An FTS5 MATCH expression: any of the words (BM25 ranks those matching more, rarer words first).
 
     Each term is quoted so user text can never be read as FTS5 syntax."""
-    terms = query_terms(text)[:max_terms]
+    return fts_any(query_terms(text)[:max_terms])
+
+
+def fts_any(terms: Iterable[str]) -> str:
+    """An FTS5 MATCH expression for any of `terms`, each quoted ("" for none)."""
     return " OR ".join(f'"{t}"' for t in terms)
 
 

@@ -31,6 +31,12 @@ class Fingerprint:
         return {"count": self.count, "id_sum": self.id_sum, "id_max": self.id_max}
 
 
+def read_fingerprint(meta_path: Path) -> Fingerprint:
+    """The fingerprint saved beside an index file (raises OSError, ValueError or KeyError)."""
+    meta = json.loads(meta_path.read_text())
+    return Fingerprint(int(meta["count"]), int(meta["id_sum"]), int(meta["id_max"]))
+
+
 def fingerprint_of(ids: np.ndarray) -> Fingerprint:
     ids = np.asarray(ids, dtype=np.int64)
     return Fingerprint(int(ids.size), int(ids.sum()) if ids.size else 0, int(ids.max()) if ids.size else 0)
@@ -86,8 +92,7 @@ class VectorIndex:
             return "vector index file is missing"
         try:
             index = faiss.read_index(str(self.path))
-            meta = json.loads(self.meta_path.read_text())
-            fp = Fingerprint(int(meta["count"]), int(meta["id_sum"]), int(meta["id_max"]))
+            fp = read_fingerprint(self.meta_path)
         except Exception as exc:  # noqa: BLE001 - faiss raises RuntimeError, json ValueError, ...
             return f"vector index file is unreadable ({type(exc).__name__})"
         if index.d != self.dim or index.ntotal != fp.count:

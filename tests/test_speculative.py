@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,9 +13,8 @@ import engine
 from engine.generation import GenerationConfig, generate
 from engine.decode import decode_one, prefill
 from engine.sampling import SamplingParams
-from engine.speculative import SpeculativeConfig, SpeculativeDecoder, forget_stats
+from engine.speculative import SpeculativeConfig, SpeculativeDecoder
 from engine.tree import ancestor_mask
-from engine.recycling import forget_shared
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -4,7 +4,6 @@ strong enough to catch the biased "sample every path, keep the longest" rule."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
