@@ -34,7 +34,7 @@ def library_summary() -> str:
         with library() as lib:
             stats = lib.stats()
     except Exception as exc:  # noqa: BLE001 - the home screen must open whatever the library's state
-        return f"Library unavailable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return f"Library unavailable: {first_line(exc)}"
     documents = stats.get("documents", 0)
     if not documents:
         return "Your library is empty. Press F3 and import a folder of past documents: drafts then follow your own examples."
@@ -44,9 +44,15 @@ def library_summary() -> str:
     return f"{documents} documents, {sections} sections" + (f" ({detail})" if detail else "")
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of a failure's message, or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def message_of(exc: BaseException) -> str:
     """The one line a notification shows for a failure."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     from engine.errors import UserError
 
     return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"

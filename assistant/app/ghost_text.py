@@ -38,11 +38,11 @@ class GhostTextArea(TextArea):
     """TextArea with Copilot-style suggestions from a pluggable provider."""
 
     BINDINGS = [
-        Binding("alt+right_square_bracket,alt+n", "next_suggestion", "Next suggestion", show=False,
+        Binding(",".join(NEXT_KEYS), "next_suggestion", "Next suggestion", show=False,
                 tooltip="Show the next ghost-text suggestion"),
-        Binding("alt+left_square_bracket,alt+p", "previous_suggestion", "Previous suggestion", show=False,
+        Binding(",".join(PREVIOUS_KEYS), "previous_suggestion", "Previous suggestion", show=False,
                 tooltip="Show the previous ghost-text suggestion"),
-        Binding("alt+s", "list_suggestions", "All suggestions", show=False,
+        Binding(",".join(LIST_KEYS), "list_suggestions", "All suggestions", show=False,
                 tooltip="List every suggestion for the text before the cursor"),
     ]
 

@@ -118,19 +118,19 @@ class DraftpadApp(App):
         session_id = getattr(screen, "session_id", None)
         section = getattr(screen, "position", None)
         self.place = Place(name, session_id, str(section) if section is not None else None, self.theme)
-        try:
-            save_place(self.place)
-        except OSError as exc:
-            self.notify(f"Could not save the app state: {exc}", severity="warning")
+        self._save_place()
 
     def watch_theme(self, theme: str) -> None:
         # Only the theme changes: the place stays what the last real screen recorded.
         if self._place_read and self.place.theme != theme:
             self.place = replace(self.place, theme=theme)
-            try:
-                save_place(self.place)
-            except OSError as exc:
-                self.notify(f"Could not save the app state: {exc}", severity="warning")
+            self._save_place()
+
+    def _save_place(self) -> None:
+        try:
+            save_place(self.place)
+        except OSError as exc:
+            self.notify(f"Could not save the app state: {exc}", severity="warning")
 
     # -- navigation -----------------------------------------------------------------------
     def _go(self, screen: Screen) -> None:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Label, Static
 
+from assistant.app import core
 from assistant.app.base import DraftpadScreen, attached_only
 
 
@@ -68,7 +69,7 @@ class AskScreen(DraftpadScreen):
                 result = generate(host.lm, [{"role": "user", "content": prompt}], GenerationConfig(max_new_tokens=256),
                                   on_text=lambda chunk: self.app.call_from_thread(self._append, chunk), cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - errors become notifications
-            self.app.call_from_thread(self._failed, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.app.call_from_thread(self._failed, core.first_line(exc))
             return
         finally:
             host.end()
