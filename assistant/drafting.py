@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from assistant.sessions import OutlineSection, SectionVersion, Session, SessionStore, SessionSummary, open_store
-from assistant.templates import FieldSpec, SectionSpec, Template, get_template, load_templates
+from assistant.templates import FieldSpec, SectionSpec, Template, get_template, list_templates, load_templates
 from assistant.validate import Finding
 from assistant.workflow import DraftResult, PlanResult
 from engine.errors import UserError
@@ -46,17 +46,13 @@ def _store() -> Iterator[SessionStore]:
 
 # -- templates ----------------------------------------------------------------------------------
 
-def list_templates() -> list[Template]:
-    """Shipped templates plus the user's (`<data dir>/templates/*.toml`, which override by id)."""
-    return sorted(load_templates().templates.values(), key=lambda t: t.id)
-
-
 def template_errors() -> list[str]:
     """`file:line: what is wrong` for every template file that could not be loaded."""
     return load_templates().errors
 
 
-# get_template(template_id) -> Template is re-exported from assistant.templates.
+# Re-exported from assistant.templates: get_template(template_id) -> Template, and
+# list_templates() -> shipped templates plus the user's (`<data dir>/templates/*.toml`, which override by id).
 
 
 # -- sessions -----------------------------------------------------------------------------------
@@ -196,8 +192,9 @@ def needs_model(session_id: int, position: int) -> bool:
     """False for a fixed section, which the template writes without the model."""
     with _store() as store:
         session = store.get(session_id)
-    section = session.section(position)
-    spec = next((s for s in get_template(session.template_id).sections if s.id == section.key), None) if section.key else None
+    from assistant.workflow import section_spec
+
+    spec = section_spec(get_template(session.template_id), session.section(position).key)
     return spec is None or spec.mode != "fixed"
 
 

@@ -7,6 +7,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from assistant.sessions import Session
 from assistant.templates import Template, render_text
@@ -56,10 +57,14 @@ def adr_title_of(path: Path) -> str:
     return path.stem
 
 
+def document_title(template: Template, session: Session) -> str:
+    return render_text(template, template.heading, session.values) if template.heading else session.title
+
+
 def render(template: Template, session: Session, number: int | None = None,
            supersedes: tuple[str, str] | None = None) -> Rendered:
     """The document's structure, shared by both formats. `supersedes` is (link text, target file)."""
-    title = render_text(template, template.heading, session.values) if template.heading else session.title
+    title = document_title(template, session)
     if number is not None:
         title = f"{number}. {title}"
     preamble = []
@@ -128,11 +133,12 @@ def to_docx(doc: Rendered, path: Path) -> None:
     document.save(str(path))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` fills a temporary file next to `path`, which then replaces `path` in one step."""
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
+        write(Path(temp))
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -159,7 +165,7 @@ def _mark_superseded(old: Path, new_title: str, new_name: str) -> None:
         added = True
     if not added:
         out += ["", "## Status", "", f"Superseded by [{new_title}]({new_name})"]
-    _write_atomically(old, ("\n".join(out).rstrip() + "\n").encode("utf-8"))
+    _write_atomically(old, lambda temp: temp.write_bytes(("\n".join(out).rstrip() + "\n").encode("utf-8")))
 
 
 def export_session(template: Template, session: Session, fmt: str, path: Path, supersedes: int | None = None) -> Path:
@@ -170,8 +176,7 @@ def export_session(template: Template, session: Session, fmt: str, path: Path, s
     if path.is_dir():
         if template.adr:
             number = next_adr_number(path)
-            base = render_text(template, template.heading, session.values) if template.heading else session.title
-            path = path / f"{number:04d}-{slug(base)}.{fmt}"
+            path = path / f"{number:04d}-{slug(document_title(template, session))}.{fmt}"
         else:
             path = path / f"{slug(session.title)}.{fmt}"
         if supersedes is not None:
@@ -183,16 +188,9 @@ def export_session(template: Template, session: Session, fmt: str, path: Path, s
     link = (adr_title_of(old), old.name) if old else None
     doc = render(template, session, number, link)
     if fmt == "md":
-        _write_atomically(path, to_markdown(doc).encode("utf-8"))
+        _write_atomically(path, lambda temp: temp.write_bytes(to_markdown(doc).encode("utf-8")))
     else:
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            to_docx(doc, Path(temp))
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        _write_atomically(path, lambda temp: to_docx(doc, temp))
     if old is not None and fmt == "md":
         _mark_superseded(old, doc.title, path.name)
     return path

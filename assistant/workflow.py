@@ -62,7 +62,7 @@ def template_outline(template: Template, variant: str) -> list[tuple[str, str, s
     return [(s.id, s.title, s.guidance) for s in template.sections_for(variant)]
 
 
-def _spec(template: Template, key: str) -> SectionSpec | None:
+def section_spec(template: Template, key: str) -> SectionSpec | None:
     return next((s for s in template.sections if s.id == key), None) if key else None
 
 
@@ -174,7 +174,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     session = store.get(session_id)
     section = session.section(position)
     template = get_template(session.template_id)
-    spec = _spec(template, section.key)
+    spec = section_spec(template, section.key)
 
     if spec is not None and spec.mode == "fixed":
         # Where law or convention fixes the wording, the template writes it: no model involved.
@@ -196,17 +196,18 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
         if own_library:
             _close(library)
     fixed = spec.text if spec is not None and spec.mode == "mixed" else ""
+    fixed_text = render_text(template, fixed, session.values) if fixed else ""
     prior = [prompts.PriorSection(s.title, s.text, s.status == "accepted") for s in session.sections[: position - 1]]
     messages = prompts.draft_messages(
         template, session.values, section.title, section.guidance or (spec.guidance if spec else ""),
         [s.title for s in session.sections], position, prior, examples,
-        fixed_text=render_text(template, fixed, session.values) if fixed else "", uses=spec.uses if spec else (),
+        fixed_text=fixed_text, uses=spec.uses if spec else (),
     )
     tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
     config = _config(max_new_tokens=tokens, temperature=0.0, stop=prompts.SECTION_STOPS)
     # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
     references = examples + [v for v in session.values.values() if v]
-    lead = prompts.lead_in(render_text(template, fixed, session.values)) if fixed else ""
+    lead = prompts.lead_in(fixed_text) if fixed else ""
     prompt_ids = None
     if lead:
         # The reply is primed with the lead-in words; only the continuation is generated and stored.
@@ -216,7 +217,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
     result = _generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
                        prompt_ids=prompt_ids)
     # Sentences already in the fixed wording or in earlier sections are not said again.
-    already = "\n".join([render_text(template, fixed, session.values) if fixed else ""] + [p.text for p in prior])
+    already = "\n".join([fixed_text] + [p.text for p in prior])
     prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
     cancelled = result.stats.stop_reason == "cancelled"
