@@ -242,6 +242,7 @@ def summarise(rows: list[tuple[SuggestPrompt, dict[str, MethodRun]]], k: int) ->
         if name != "greedy":
             out[f"{name}_distinct1"] = statistics.fmean([distinct_n(r[name].token_ids, 1) for _, r in rows])
             out[f"{name}_distinct2"] = statistics.fmean([distinct_n(r[name].token_ids, 2) for _, r in rows])
+        out[f"{name}_tokens"] = statistics.fmean([len(ids) for _, r in rows for ids in r[name].token_ids] or [0])
     out["superposed_vs_greedy_perplexity"] = out["superposed_perplexity"] / out["greedy_perplexity"]
     return {key: round(value, 4) for key, value in out.items()}
 
@@ -268,6 +269,8 @@ def print_table(rows: list[tuple[SuggestPrompt, dict[str, MethodRun]]], summary:
     print(f"mean perplexity: superposed {s['superposed_perplexity']:.2f}, greedy {s['greedy_perplexity']:.2f} "
           f"({s['superposed_vs_greedy_perplexity']:.2f}x, target <= 1.3x), sequential {s['sequential_perplexity']:.2f}, "
           f"batched {s['batched_perplexity']:.2f}")
+    print(f"mean tokens per suggestion: superposed {s['superposed_tokens']:.1f}, greedy {s['greedy_tokens']:.1f}, "
+          f"sequential {s['sequential_tokens']:.1f}, batched {s['batched_tokens']:.1f}")
     print(f"distinct-1/2: superposed {s['superposed_distinct1']:.2f}/{s['superposed_distinct2']:.2f}, "
           f"sequential {s['sequential_distinct1']:.2f}/{s['sequential_distinct2']:.2f}, "
           f"batched {s['batched_distinct1']:.2f}/{s['batched_distinct2']:.2f}")

@@ -1,10 +1,12 @@
-"""Several continuations for about the cost of one: Superposed Decoding (Shen et al., 2024).
+"""Several continuations for about the cost of one: Superposed Decoding (Shen et al., 2024),
+checked by one exact forward.
 
 One forward per step. Its input is not a token but the weighted sum of the k drafts' latest token
 embeddings, so the model's output approximates a mixture of the drafts' next-token distributions.
-Each draft extends with the global top-m tokens of that one distribution; what tells drafts apart
-is an n-gram model over each draft's own history. The best k (draft, token) pairs survive, as in a
-beam search. It is an approximation, not lossless: with k = 1 and no n-gram it is exactly greedy.
+The drafts start from the k best first tokens; each then extends with its best token of that one
+distribution, scored together with an n-gram model over the draft's own history. Because the mix
+only approximates each draft's context, a last forward runs all drafts as one token tree and cuts
+each where the model disagrees with it. With k = 1 and no n-gram it is exactly greedy.
 """
 
 from __future__ import annotations
@@ -12,33 +14,41 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
+from transformers import DynamicCache
 
 from engine.decode import prefill
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
+from engine.tree import DraftTree, Trie, attention_inputs, select
+from engine.verify import tree_forward
 
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
 SENTENCE_ENDS = (".", "!", "?")
 INSTRUCTION = "Continue the text. Write only the next words."
-# Tuned on this project's suggest prompts with SmolLM2-135M (assistant/bench_suggest.py): a 135M
-# model reads an even blend of different tokens badly, so the mix leans toward the best draft
-# (sharpness 3) and scores use a low temperature. The n-gram term pulled suggestions toward library
-# phrasing but raised their perplexity under the model (8 prompts, vs greedy: alpha 0.2 -> 1.34x,
-# 0.1 -> 1.42x, 0 -> 1.18x), so it is off by default; callers and `draftpad suggest --alpha` turn it on.
-DEFAULT_ALPHA = 0.0
+# Tuned on this project's suggest prompts with SmolLM2-135M and the corpus as library
+# (`draftpad bench --suggest`). A 135M model reads an even blend of different tokens badly, so the
+# mix leans toward the better drafts and scores use a low temperature. The n-gram model is blended
+# in probability space, so it lifts tokens the library knows and never vetoes one it has not seen.
+DEFAULT_ALPHA = 0.3
 DEFAULT_TEMPERATURE = 0.5
-DEFAULT_SHARPNESS = 3.0
+DEFAULT_SHARPNESS = 1.0
+# The check keeps a draft's token while its exact probability is at least this share of the
+# model's best token there, and replaces the first token that falls short with that best token.
+DEFAULT_CHECK = 0.3
+ALTERNATIVE_TOKENS = 6
 
 
 @dataclass
 class Suggestion:
     text: str
-    score: float  # mean per-token score (log scale, higher is better)
+    score: float  # mean log-probability per token under the model (higher is better)
     token_ids: list[int] = field(default_factory=list)
+    complete: bool = True  # False: cut short where the model disagreed with the draft
 
 
 @dataclass
@@ -53,8 +63,8 @@ class SuperposedOutcome:
 @dataclass
 class _Draft:
     tokens: list[int]
-    score: float  # running sum of per-step scores
-    done: bool = False
+    score: float  # running sum of per-step scores (after the check: exact log-probabilities)
+    complete: bool = True  # False once the check had to cut it short
 
 
 def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail_chars: int = 1500) -> list[int]:
@@ -73,10 +83,6 @@ def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail
     return head + list(tokenizer(tail, add_special_tokens=False)["input_ids"])
 
 
-def _ends_sentence(piece: str, length: int, min_tokens: int) -> bool:
-    return length >= min_tokens and piece.rstrip().endswith(SENTENCE_ENDS)
-
-
 class _Pieces:
     """Memoised decoded text of single tokens (stop checks run on every candidate)."""
 
@@ -88,6 +94,174 @@ class _Pieces:
             self.memo[token] = self.tokenizer.decode([token])
         return self.memo[token]
 
+
+@dataclass
+class _Stops:
+    eos: set[int]
+    piece: _Pieces
+    at_sentence: bool
+    min_tokens: int
+
+    def ends_before(self, token: int, length: int) -> bool:
+        """The token is not part of the suggestion: EOS, or a line end once there is text."""
+        return token in self.eos or (self.at_sentence and length > 0 and "\n" in self.piece(token))
+
+    def ends_with(self, token: int, length: int) -> bool:
+        """The token, at position `length` (1-based), closes the suggestion: a sentence end."""
+        return self.at_sentence and length >= self.min_tokens and self.piece(token).rstrip().endswith(SENTENCE_ENDS)
+
+
+# ---- one step: score, extend, mix --------------------------------------------------------------
+
+def token_scores(top_lp: list[float], top_ids: list[int], history: list[int], ngram: NgramModel | None,
+                 alpha: float) -> list[float]:
+    """log((1-α)·p_model + α·p_ngram) of each candidate after `history`; the model alone at α = 0."""
+    if ngram is None or alpha <= 0:
+        return top_lp
+    probs = ngram.probabilities(history, top_ids)
+    return [math.log((1 - alpha) * math.exp(lp) + alpha * p) for lp, p in zip(top_lp, probs)]
+
+
+def ranked_candidates(drafts: list[_Draft], scores: list[list[float]], top_ids: list[int]
+                      ) -> list[tuple[float, int, int]]:
+    """(running score, draft index, token) with every draft's best child first, then every
+    draft's second child, and so on. Drafts never merge: a beam that keeps the k best pairs
+    collapses onto one parent and returns copies that differ in their last word."""
+    candidates = []
+    for i, (draft, row) in enumerate(zip(drafts, scores)):
+        order = sorted(range(len(row)), key=lambda j: -row[j])  # stable: ties keep the model's order
+        candidates.extend((rank, -(draft.score + row[j]), i, top_ids[j]) for rank, j in enumerate(order))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    return [(-neg, i, token) for _, neg, i, token in candidates]
+
+
+def extend(drafts: list[_Draft], candidates: list[tuple[float, int, int]], k: int, stops: _Stops
+           ) -> tuple[list[_Draft], list[_Draft]]:
+    """The next k live drafts and the drafts that ended at this step."""
+    alive: list[_Draft] = []
+    ended: list[_Draft] = []
+    for score, i, token in candidates:
+        if len(alive) >= k:
+            break
+        parent = drafts[i]
+        if stops.ends_before(token, len(parent.tokens)):
+            if parent.tokens:
+                ended.append(_Draft(parent.tokens, parent.score))
+            continue
+        child = _Draft(parent.tokens + [token], score)
+        (ended if stops.ends_with(token, len(child.tokens)) else alive).append(child)
+    return alive, ended
+
+
+def mixed_embedding(embed: torch.nn.Module, drafts: list[_Draft], sharpness: float, dtype: torch.dtype,
+                    device: torch.device) -> torch.Tensor:
+    """Σ w_d · embedding(last token of d), w ∝ exp(sharpness · running score): [1, 1, hidden]."""
+    weights = torch.softmax(torch.tensor([sharpness * d.score for d in drafts], dtype=torch.float32), dim=0)
+    ids = torch.tensor([d.tokens[-1] for d in drafts], device=device)
+    mixed = (weights.to(device=device, dtype=dtype)[:, None] * embed(ids)).sum(dim=0)
+    return mixed.view(1, 1, -1)
+
+
+# ---- the exact check ---------------------------------------------------------------------------
+
+def tree_logprobs(lm: LoadedModel, prompt: list[int], cache: DynamicCache, drafts: list[list[int]]
+                  ) -> tuple[DraftTree, torch.Tensor]:
+    """Exact next-token log-probabilities at every node of the drafts' token tree, one forward:
+    each token sees the prompt and its own draft only. Node 0 is the last prompt token, re-run so
+    that the first draft tokens get their logits too; `cache` is cut back to the prompt first."""
+    base = len(prompt) - 1
+    cache.crop(base - cache.get_seq_length())
+    trie = Trie.rooted(prompt[-1])
+    for tokens in drafts:
+        trie.add_chain(tuple(tokens), np.ones(len(tokens)), np.zeros(len(tokens), dtype=int))
+    tree = select(trie, len(trie) - 1)
+    mask, positions = attention_inputs(tree, base, lm.dtype, lm.device)
+    logits = tree_forward(lm.model, torch.tensor([tree.tokens], device=lm.device), cache, mask, positions)
+    return tree, torch.log_softmax(logits.float(), dim=-1).cpu()
+
+
+def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops,
+              whole: bool) -> _Draft | None:
+    """The draft up to its first token below the model's best + `floor` (log scale), which the best
+    token replaces; a draft that is not `whole` (shortened before the check) gets the best next
+    token appended the same way. The score is the exact log-probability."""
+    node, kept, total = 0, [], 0.0
+    for token in tokens:
+        if float(logprobs[node, token]) < float(logprobs[node].max()) + floor:
+            break
+        kept.append(token)
+        total += float(logprobs[node, token])
+        node = tree.children[node][token]
+        if stops.ends_with(token, len(kept)):
+            return _Draft(kept, total, True)
+    else:
+        if whole:
+            return _Draft(kept, total, True) if kept else None
+    best_lp, best = logprobs[node].max(dim=-1)
+    if not stops.ends_before(int(best), len(kept)):
+        kept.append(int(best))
+        total += float(best_lp)
+    return _Draft(kept, total, False) if kept else None
+
+
+def check_drafts(lm: LoadedModel, prompt: list[int], cache: DynamicCache, drafts: list[_Draft], share: float,
+                 stops: _Stops, others_checked: int = ALTERNATIVE_TOKENS) -> tuple[list[_Draft], list[_Draft]]:
+    """Checked drafts, and alternatives: the best draft's prefixes ended by another plausible token.
+    Drafts other than the best are checked on their first `others_checked` tokens only: they part
+    from the best draft at their first token, the mix follows them loosely, and a shorter tree
+    forward costs less."""
+    leader = max(drafts, key=_mean)
+    token_lists = [d.tokens if d is leader else d.tokens[:others_checked] for d in drafts]
+    tree, logprobs = tree_logprobs(lm, prompt, cache, token_lists)
+    floor = math.log(share)
+    checked = [cut_draft(tokens, tree, logprobs, floor, stops, whole=len(tokens) == len(d.tokens))
+               for tokens, d in zip(token_lists, drafts)]
+    checked = [d for d in checked if d is not None]
+    return checked, alternatives(checked, tree, logprobs, floor, stops)
+
+
+def alternatives(checked: list[_Draft], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops
+                 ) -> list[_Draft]:
+    """The best complete draft's prefixes ended by another token the model finds plausible there:
+    spares for when the drafts give fewer than k distinct texts."""
+    complete = [d for d in checked if d.complete]
+    if not complete:
+        return []
+    best = max(complete, key=_mean)
+    out, node, total = [], 0, 0.0
+    for position, token in enumerate(best.tokens):
+        if token not in tree.children[node]:
+            break  # the check's replacement token: no logits beyond it
+        top_lp, top_ids = torch.topk(logprobs[node], 2)
+        for lp, alt in zip(top_lp.tolist(), top_ids.tolist()):
+            if alt != token and lp >= float(top_lp[0]) + floor and not stops.ends_before(alt, position):
+                out.append(_Draft(best.tokens[:position] + [alt], total + lp, False))
+        total += float(logprobs[node, token])
+        node = tree.children[node][token]
+    return out
+
+
+# ---- picking k ---------------------------------------------------------------------------------
+
+def _mean(draft: _Draft) -> float:
+    return draft.score / max(len(draft.tokens), 1)
+
+
+def pick(tokenizer: object, drafts: list[_Draft], spare: list[_Draft], k: int) -> list[Suggestion]:
+    """k distinct non-empty texts, best first: complete drafts before cut ones, each by mean score;
+    `spare` only fills up. A text that merely starts another one offers nothing new and is skipped."""
+    tiered = [(tier + (not d.complete), d) for tier, group in ((0, drafts), (2, spare)) for d in group]
+    chosen: list[Suggestion] = []
+    for _, draft in sorted(tiered, key=lambda item: (item[0], -_mean(item[1]))):
+        text = tokenizer.decode(draft.tokens, skip_special_tokens=True)
+        if text.strip() and not any(other.text.startswith(text) for other in chosen):
+            chosen.append(Suggestion(text, _mean(draft), list(draft.tokens), draft.complete))
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+# ---- the loop ----------------------------------------------------------------------------------
 
 @torch.inference_mode()
 def superposed_decode(
@@ -103,21 +277,24 @@ def superposed_decode(
     stop_at_sentence: bool = True,
     min_tokens: int = 4,
     mix_sharpness: float = DEFAULT_SHARPNESS,
+    check: float = DEFAULT_CHECK,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SuperposedOutcome:
+    """k drafts decoded together, one forward per step on the mix of their latest tokens, then
+    one exact check of all drafts (`check` = 0 skips it). With k = 1 and α = 0 it is greedy."""
     if k < 1 or max_tokens < 1 or top_m < 1:
         raise UserError("k, max_tokens and top_m must be at least 1")
     if not prompt_ids:
         raise UserError("nothing to continue: the text is empty")
-    if not 0.0 <= alpha < 1.0:
-        raise UserError("the n-gram weight alpha must be in [0, 1)")
+    if not 0.0 <= alpha < 1.0 or not 0.0 <= check < 1.0:
+        raise UserError("the n-gram weight alpha and the check share must be in [0, 1)")
     model, tokenizer, device = lm.model, lm.tokenizer, lm.device
     embed = model.get_input_embeddings()
-    eos = lm.eos_token_ids
-    piece = _Pieces(tokenizer)
-    use_ngram = ngram is not None and alpha > 0 and not ngram.empty
-    history_len = max(ngram.weights) - 1 if use_ngram else 0
+    stops = _Stops(set(lm.eos_token_ids), _Pieces(tokenizer), stop_at_sentence, min_tokens)
+    if ngram is not None and (alpha <= 0 or ngram.empty):
+        ngram = None
+    history_len = max(ngram.weights) - 1 if ngram is not None else 0
     prompt = list(prompt_ids)
     outcome = SuperposedOutcome([], prompt_tokens=len(prompt))
 
@@ -127,112 +304,46 @@ def superposed_decode(
     cache, logits = prefill(model, prompt, device)
     outcome.forwards = 1
     alive: list[_Draft] = [_Draft([], 0.0)]
-    finished: list[_Draft] = []
-    spares: list[_Draft] = []  # runners-up of the last step, so k distinct strings can still be found
-    # Beam widths larger than k keep spare candidates but would blur the superposition; k it is.
+    ended: list[_Draft] = []
     for step in range(max_tokens):
         if cancel is not None and cancel.is_set():
             outcome.cancelled = True
             break
         if step > 0:
-            # weights ∝ exp(sharpness · running score); sharpness > 1 leans the mix toward the best draft
-            weights = torch.softmax(torch.tensor([mix_sharpness * d.score for d in alive], dtype=torch.float32), dim=0)
-            ids = torch.tensor([d.tokens[-1] for d in alive], device=device)
-            mixed = (weights.to(device=device, dtype=lm.dtype)[:, None] * embed(ids)).sum(dim=0)
-            out = model(inputs_embeds=mixed.view(1, 1, -1), cache=cache, use_cache=True, logits_to_keep=1)
-            logits = out.logits[0, -1]
+            mixed = mixed_embedding(embed, alive, mix_sharpness, lm.dtype, device)
+            logits = model(inputs_embeds=mixed, cache=cache, use_cache=True, logits_to_keep=1).logits[0, -1]
             outcome.forwards += 1
         logprobs = torch.log_softmax(logits.float() / temperature, dim=-1)
         top_lp, top_ids = torch.topk(logprobs, min(top_m, logprobs.shape[-1]))
         top_lp = (top_lp - torch.logsumexp(top_lp, dim=0)).tolist()
         top_ids = top_ids.tolist()
-        candidates: list[tuple[float, int, int]] = []  # (score, draft index, token)
-        for i, draft in enumerate(alive):
-            if use_ngram:
-                history = (prompt + draft.tokens)[-history_len:]
-                probs = ngram.probabilities(history, top_ids)
-                # unsupported tokens get a floor, not -inf: a small library must not veto the model
-                scores = [(1 - alpha) * lp + alpha * math.log(max(p, 1e-4)) for lp, p in zip(top_lp, probs)]
-            else:
-                scores = top_lp
-            candidates.extend((draft.score + s, i, t) for s, t in zip(scores, top_ids))
-        # stable sort: ties keep the model's own order, so k = 1 picks exactly the argmax
-        candidates.sort(key=lambda c: -c[0])
-        next_alive: list[_Draft] = []
-        spares = []
-        for score, i, token in candidates:
-            parent = alive[i]
-            # a line end finishes a suggestion without being part of it (ghost text stays on its line)
-            line_end = stop_at_sentence and parent.tokens and "\n" in piece(token)
-            if token in eos or line_end:
-                if len(next_alive) < k:
-                    finished.append(_Draft(parent.tokens, score, done=True))
-                continue
-            draft = _Draft(parent.tokens + [token], score)
-            if len(next_alive) >= k:
-                spares.append(draft)
-                continue
-            if stop_at_sentence and _ends_sentence(piece(token), len(draft.tokens), min_tokens):
-                draft.done = True
-                finished.append(draft)
-            else:
-                next_alive.append(draft)
+        scores = [token_scores(top_lp, top_ids, (prompt + d.tokens)[-history_len:] if history_len else [], ngram, alpha)
+                  for d in alive]
+        alive, just_ended = extend(alive, ranked_candidates(alive, scores, top_ids), k, stops)
+        ended += just_ended
         outcome.steps = step + 1
-        alive = next_alive
         if on_update is not None:
-            on_update(_rank(tokenizer, finished + alive, [], k))
-        if len(finished) >= k or not alive:
+            on_update(pick(tokenizer, ended + alive, [], k))
+        if len(ended) >= k or not alive:
             break
-    if len(finished) >= k:
-        outcome.suggestions = _rank(tokenizer, finished, alive + spares, k)
-    else:
-        outcome.suggestions = _rank(tokenizer, finished + alive, spares, k)
+    drafts = ended + alive
+    if outcome.cancelled or check <= 0 or not drafts:
+        outcome.suggestions = pick(tokenizer, drafts, [], k)
+        return outcome
+    checked, alternatives = check_drafts(lm, prompt, cache, drafts, check, stops)
+    outcome.forwards += 1
+    outcome.suggestions = pick(tokenizer, checked, alternatives, k)
+    if on_update is not None:
+        on_update(outcome.suggestions)
     return outcome
 
 
-def _mean(draft: _Draft) -> float:
-    return draft.score / max(len(draft.tokens), 1)
-
-
-def _rank(tokenizer: object, primary: list[_Draft], fallback: list[_Draft], k: int) -> list[Suggestion]:
-    """Best k distinct non-empty texts by mean per-token score; `fallback` only fills up."""
-    ranked = sorted(primary, key=lambda d: -_mean(d)) + sorted(fallback, key=lambda d: -_mean(d))
-    out: list[Suggestion] = []
-    seen: set[str] = set()
-    for draft in ranked:
-        text = tokenizer.decode(draft.tokens, skip_special_tokens=True)
-        key = text.strip()
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        out.append(Suggestion(text, _mean(draft), list(draft.tokens)))
-        if len(out) == k:
-            break
-    return out
-
-
-def suggest(
-    lm: LoadedModel,
-    prefix: str,
-    k: int = 3,
-    max_tokens: int = 16,
-    ngram: NgramModel | None = None,
-    alpha: float = DEFAULT_ALPHA,
-    temperature: float = DEFAULT_TEMPERATURE,
-    on_update: Callable[[list[Suggestion]], None] | None = None,
-    cancel: threading.Event | None = None,
-    *,
-    style: str = "raw",
-    top_m: int = 9,
-    mix_sharpness: float = DEFAULT_SHARPNESS,
-    stop_at_sentence: bool = True,
-) -> list[Suggestion]:
-    """Up to k distinct continuations of `prefix` (the text being typed), best first.
-    `on_update` gets the current best drafts after every step; a set `cancel` stops early and
-    returns the drafts so far (possibly none)."""
+def suggest(lm: LoadedModel, prefix: str, k: int = 3, max_tokens: int = 16, ngram: NgramModel | None = None, *,
+            style: str = "raw", **options: Any) -> list[Suggestion]:
+    """Up to k distinct continuations of `prefix` (the text being typed), best first. `options`
+    go to superposed_decode: `on_update` gets the current drafts after every step and the checked
+    suggestions at the end; a set `cancel` stops early and returns the unchecked drafts so far."""
     if not prefix.strip():
         return []
     ids = suggestion_prompt_ids(lm, prefix, style)
-    return superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, alpha=alpha, top_m=top_m,
-                             temperature=temperature, mix_sharpness=mix_sharpness,
-                             stop_at_sentence=stop_at_sentence, on_update=on_update, cancel=cancel).suggestions
+    return superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, **options).suggestions

@@ -52,7 +52,8 @@ def test_suggest_json(tiny_model_dir: Path, capsys: pytest.CaptureFixture, fake_
 
 def test_suggest_without_ngram_weight_skips_the_library(tiny_model_dir: Path, capsys: pytest.CaptureFixture,
                                                         fake_library) -> None:
-    assert main(["suggest", "We need a durable store", "--tokens", "4", "--json", "--model", str(tiny_model_dir)]) == 0
+    assert main(["suggest", "We need a durable store", "--tokens", "4", "--json", "--alpha", "0",
+                 "--model", str(tiny_model_dir)]) == 0
     assert len(json.loads(capsys.readouterr().out)["suggestions"]) == 3
     assert fake_library.closed == 0
 

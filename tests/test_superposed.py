@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 
 from engine import GenerationConfig, generate, load_model
 from engine.ngram import NgramModel, NgramTable
-from engine.superposed import (DEFAULT_SHARPNESS, DEFAULT_TEMPERATURE, Suggestion, suggest, suggestion_prompt_ids,
+from engine.superposed import (DEFAULT_CHECK, DEFAULT_SHARPNESS, DEFAULT_TEMPERATURE, Suggestion, suggest, suggestion_prompt_ids,
                                superposed_decode)
 from tests.tiny import TRAINING_TEXT, build_tiny_model
 
@@ -55,7 +56,11 @@ def test_k_distinct_suggestions_best_first(tiny_model_dir: Path, k: int) -> None
     assert len(got) == k
     assert all(isinstance(s, Suggestion) and s.text.strip() for s in got)
     assert len({s.text.strip() for s in got}) == k
-    assert [s.score for s in got] == sorted((s.score for s in got), reverse=True)
+    # suggestions that reached their natural end come first, then those the check cut short
+    assert [s.complete for s in got] == sorted((s.complete for s in got), reverse=True)
+    for group in (True, False):
+        scores = [s.score for s in got if s.complete is group]
+        assert scores == sorted(scores, reverse=True)
     for s in got:
         assert lm.tokenizer.decode(s.token_ids, skip_special_tokens=True) == s.text
         assert 1 <= len(s.token_ids) <= 8
@@ -70,8 +75,8 @@ def test_one_forward_per_step(tiny_model_dir: Path) -> None:
                                 stop_at_sentence=False)
     finally:
         hook.remove()
-    # the prefill, then one superposed position per further step
-    assert out.steps == 10 and out.forwards == len(calls) == 10
+    # the prefill, one superposed position per further step, then the one check of all drafts
+    assert out.steps == 10 and out.forwards == len(calls) == 11
 
 
 def test_superposed_input_is_the_weighted_mix_of_embeddings(tiny_model_dir: Path) -> None:
@@ -101,6 +106,39 @@ def test_superposed_input_is_the_weighted_mix_of_embeddings(tiny_model_dir: Path
     assert weights.max() < 0.999  # a genuine mixture, not one token
 
 
+def _violations(lm, prompt_ids: list[int], suggestions: list[Suggestion], share: float) -> int:
+    """Tokens whose probability, given the prompt and the suggestion's own earlier tokens, is below
+    `share` of the best token's there: what the check promises never to return."""
+    count = 0
+    for s in suggestions:
+        with torch.no_grad():
+            logits = lm.model(input_ids=torch.tensor([prompt_ids + s.token_ids])).logits[0].float()
+        logprobs = torch.log_softmax(logits[len(prompt_ids) - 1:-1], -1)
+        for row, token in zip(logprobs, s.token_ids):
+            count += int(row[token] < row.max() + math.log(share) - 1e-4)
+    return count
+
+
+def test_the_check_keeps_only_tokens_the_model_finds_plausible(peaked_tiny_dir: Path) -> None:
+    lm = load_model(str(peaked_tiny_dir))
+    ids = suggestion_prompt_ids(lm, PREFIX)
+    unchecked = superposed_decode(lm, ids, k=4, max_tokens=12, check=0.0, stop_at_sentence=False).suggestions
+    checked = superposed_decode(lm, ids, k=4, max_tokens=12, check=DEFAULT_CHECK, stop_at_sentence=False).suggestions
+    # the mixed input misleads the drafts after their first token; the tree forward catches it
+    assert _violations(lm, ids, unchecked, DEFAULT_CHECK) > 0
+    assert _violations(lm, ids, checked, DEFAULT_CHECK) == 0
+    assert len(checked) == 4 and all(s.token_ids for s in checked)
+    # the drafts branch at their first token instead of sharing one stem
+    assert len({s.token_ids[0] for s in unchecked}) == 4
+
+
+def test_no_suggestion_is_just_the_start_of_another(tiny_model_dir: Path) -> None:
+    lm = load_model(str(tiny_model_dir))
+    got = suggest(lm, PREFIX, k=5, max_tokens=10, stop_at_sentence=False)
+    texts = [s.text for s in got]
+    assert all(not a.startswith(b) for a in texts for b in texts if a is not b)
+
+
 def test_a_set_cancel_stops_before_any_forward(tiny_model_dir: Path) -> None:
     lm = load_model(str(tiny_model_dir))
     cancel = threading.Event()
@@ -128,9 +166,11 @@ def test_cancel_during_decoding_stops_at_the_next_step(tiny_model_dir: Path) -> 
 def test_updates_stream_growing_drafts(tiny_model_dir: Path) -> None:
     lm = load_model(str(tiny_model_dir))
     updates: list[list[Suggestion]] = []
-    suggest(lm, PREFIX, k=3, max_tokens=6, alpha=0.0, stop_at_sentence=False, on_update=updates.append)
-    assert len(updates) == 6
-    assert updates[-1] and all(len(s.token_ids) == 6 for s in updates[-1])
+    final = suggest(lm, PREFIX, k=3, max_tokens=6, alpha=0.0, stop_at_sentence=False, on_update=updates.append)
+    assert len(updates) == 7  # one per step, then the checked result
+    assert [len(s.token_ids) for s in updates[0]] == [1, 1, 1]
+    assert updates[5] and all(len(s.token_ids) == 6 for s in updates[5])
+    assert updates[-1] == final
 
 
 def test_empty_text_gives_no_suggestions(tiny_model_dir: Path) -> None:
@@ -158,5 +198,6 @@ def test_real_model_one_draft_is_greedy_and_three_are_distinct(real_lm) -> None:
     ngram = NgramModel([document_table(real_lm, prefix + "\n" + TRAINING_TEXT)])
     three = suggest(real_lm, prefix, k=3, max_tokens=16, ngram=ngram)
     assert len(three) == 3 and len({s.text.strip() for s in three}) == 3
+    assert _violations(real_lm, ids, three, DEFAULT_CHECK) == 0
     # suggestions stop at a line or sentence end, so ghost text never runs into a new paragraph
     assert all("\n" not in s.text for s in three)

@@ -1,5 +1,5 @@
-"""Where the editor's ghost-text continuations come from: superposed decoding when the engine
-has it, otherwise one greedy and k-1 seeded sampled completions (the same result shape)."""
+"""Where the editor's ghost-text continuations come from: the engine's superposed suggestions,
+with the library, the templates and the document being edited as the n-gram model."""
 
 from __future__ import annotations
 
@@ -26,10 +26,8 @@ def continuations(host: ModelHost, prefix: str, cancel: threading.Event, k: int 
     try:
         if cancel.is_set():
             return []
-        try:
-            from engine.superposed import suggest
-        except ImportError:
-            return _sampled(host, context, cancel, k, max_tokens)
+        from engine.superposed import suggest
+
         found = suggest(host.lm, context, k=k, max_tokens=max_tokens, ngram=_ngram(host, document), cancel=cancel)
         return [s.text for s in found]
     finally:
@@ -44,18 +42,3 @@ def _ngram(host: ModelHost, document: str) -> Any:
         return ngram_for(host.lm, document)
     except Exception:  # noqa: BLE001 - suggestions still work from the model alone
         return None
-
-
-def _sampled(host: ModelHost, context: str, cancel: threading.Event, k: int, max_tokens: int) -> list[str]:
-    from engine.generation import GenerationConfig, generate
-
-    texts: list[str] = []
-    for i in range(k):
-        if cancel.is_set():
-            break
-        config = (GenerationConfig(max_new_tokens=max_tokens, stop=("\n\n",)) if i == 0 else
-                  GenerationConfig(max_new_tokens=max_tokens, temperature=0.8, top_p=0.95, seed=i, stop=("\n\n",)))
-        text = generate(host.lm, context, config, cancel=cancel).text
-        if text.strip() and text not in texts:
-            texts.append(text)
-    return texts
