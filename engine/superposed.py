@@ -180,43 +180,51 @@ def tree_logprobs(lm: LoadedModel, prompt: list[int], cache: DynamicCache, draft
     return tree, torch.log_softmax(logits.float(), dim=-1).cpu()
 
 
-def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops,
-              whole: bool) -> _Draft | None:
+def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops, *,
+              grow: bool, complete: bool) -> _Draft | None:
     """The draft up to its first token below the model's best + `floor` (log scale), which the best
-    token replaces; a draft that is not `whole` (shortened before the check) gets the best next
-    token appended the same way. The score is the exact log-probability."""
+    token replaces (the draft is then not complete). A draft that passes whole gets the best next
+    token appended when it may `grow`: it was still running, or shortened before the check.
+    The score is the exact log-probability."""
     node, kept, total = 0, [], 0.0
     for token in tokens:
         if float(logprobs[node, token]) < float(logprobs[node].max()) + floor:
+            grow, complete = True, False
             break
         kept.append(token)
         total += float(logprobs[node, token])
         node = tree.children[node][token]
         if stops.ends_with(token, len(kept)):
-            return _Draft(kept, total, True)
-    else:
-        if whole:
-            return _Draft(kept, total, True) if kept else None
-    best_lp, best = logprobs[node].max(dim=-1)
-    if not stops.ends_before(int(best), len(kept)):
-        kept.append(int(best))
-        total += float(best_lp)
-    return _Draft(kept, total, False) if kept else None
+            grow = False
+            break
+    if grow:
+        best_lp, best = logprobs[node].max(dim=-1)
+        if not stops.ends_before(int(best), len(kept)):
+            kept.append(int(best))
+            total += float(best_lp)
+    return _Draft(kept, total, complete) if kept else None
 
 
-def check_drafts(lm: LoadedModel, prompt: list[int], cache: DynamicCache, drafts: list[_Draft], share: float,
-                 stops: _Stops, others_checked: int = ALTERNATIVE_TOKENS) -> tuple[list[_Draft], list[_Draft]]:
+def check_drafts(lm: LoadedModel, prompt: list[int], cache: DynamicCache, ended: list[_Draft], running: list[_Draft],
+                 share: float, stops: _Stops, others_checked: int = ALTERNATIVE_TOKENS
+                 ) -> tuple[list[_Draft], list[_Draft]]:
     """Checked drafts, and alternatives: the best draft's prefixes ended by another plausible token.
+    `running` drafts were stopped one token short: the check's logits give their last token.
     Drafts other than the best are checked on their first `others_checked` tokens only: they part
     from the best draft at their first token, the mix follows them loosely, and a shorter tree
     forward costs less."""
+    drafts = ended + running
     leader = max(drafts, key=_mean)
     token_lists = [d.tokens if d is leader else d.tokens[:others_checked] for d in drafts]
     tree, logprobs = tree_logprobs(lm, prompt, cache, token_lists)
     floor = math.log(share)
-    checked = [cut_draft(tokens, tree, logprobs, floor, stops, whole=len(tokens) == len(d.tokens))
-               for tokens, d in zip(token_lists, drafts)]
-    checked = [d for d in checked if d is not None]
+    checked = []
+    for index, (tokens, draft) in enumerate(zip(token_lists, drafts)):
+        shortened = len(tokens) < len(draft.tokens)
+        kept = cut_draft(tokens, tree, logprobs, floor, stops, grow=shortened or index >= len(ended),
+                         complete=not shortened)
+        if kept is not None:
+            checked.append(kept)
     return checked, alternatives(checked, tree, logprobs, floor, stops)
 
 
@@ -305,7 +313,9 @@ def superposed_decode(
     outcome.forwards = 1
     alive: list[_Draft] = [_Draft([], 0.0)]
     ended: list[_Draft] = []
-    for step in range(max_tokens):
+    # with a check, its forward gives the drafts still running their last token
+    steps = max_tokens - 1 if check > 0 and max_tokens > 1 else max_tokens
+    for step in range(steps):
         if cancel is not None and cancel.is_set():
             outcome.cancelled = True
             break
@@ -326,13 +336,14 @@ def superposed_decode(
             on_update(pick(tokenizer, ended + alive, [], k))
         if len(ended) >= k or not alive:
             break
-    drafts = ended + alive
-    if outcome.cancelled or check <= 0 or not drafts:
-        outcome.suggestions = pick(tokenizer, drafts, [], k)
+    if outcome.cancelled or check <= 0 or not ended + alive:
+        outcome.suggestions = pick(tokenizer, ended + alive, [], k)
         return outcome
-    checked, alternatives = check_drafts(lm, prompt, cache, drafts, check, stops)
+    if steps == max_tokens:
+        ended, alive = ended + alive, []
+    checked, spares = check_drafts(lm, prompt, cache, ended, alive, check, stops)
     outcome.forwards += 1
-    outcome.suggestions = pick(tokenizer, checked, alternatives, k)
+    outcome.suggestions = pick(tokenizer, checked, spares, k)
     if on_update is not None:
         on_update(outcome.suggestions)
     return outcome

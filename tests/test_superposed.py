@@ -75,8 +75,10 @@ def test_one_forward_per_step(tiny_model_dir: Path) -> None:
                                 stop_at_sentence=False)
     finally:
         hook.remove()
-    # the prefill, one superposed position per further step, then the one check of all drafts
-    assert out.steps == 10 and out.forwards == len(calls) == 11
+    # the prefill, one superposed position per further step, then the check of all drafts, which
+    # also gives the last token: one forward per token, as greedy decoding
+    assert out.steps == 9 and out.forwards == len(calls) == 10
+    assert max(len(s.token_ids) for s in out.suggestions) == 10
 
 
 def test_superposed_input_is_the_weighted_mix_of_embeddings(tiny_model_dir: Path) -> None:
@@ -167,10 +169,10 @@ def test_updates_stream_growing_drafts(tiny_model_dir: Path) -> None:
     lm = load_model(str(tiny_model_dir))
     updates: list[list[Suggestion]] = []
     final = suggest(lm, PREFIX, k=3, max_tokens=6, alpha=0.0, stop_at_sentence=False, on_update=updates.append)
-    assert len(updates) == 7  # one per step, then the checked result
-    assert [len(s.token_ids) for s in updates[0]] == [1, 1, 1]
-    assert updates[5] and all(len(s.token_ids) == 6 for s in updates[5])
-    assert updates[-1] == final
+    assert len(updates) == 6  # one per step (the check gives the sixth token), then the checked result
+    for step, drafts in enumerate(updates[:-1], 1):
+        assert [len(s.token_ids) for s in drafts] == [step] * 3
+    assert updates[-1] == final and max(len(s.token_ids) for s in final) == 6
 
 
 def test_empty_text_gives_no_suggestions(tiny_model_dir: Path) -> None:
@@ -201,3 +203,9 @@ def test_real_model_one_draft_is_greedy_and_three_are_distinct(real_lm) -> None:
     assert _violations(real_lm, ids, three, DEFAULT_CHECK) == 0
     # suggestions stop at a line or sentence end, so ghost text never runs into a new paragraph
     assert all("\n" not in s.text for s in three)
+
+
+def test_one_token_suggestions_stay_one_token(tiny_model_dir: Path) -> None:
+    lm = load_model(str(tiny_model_dir))
+    got = superposed_decode(lm, suggestion_prompt_ids(lm, PREFIX), k=3, max_tokens=1, stop_at_sentence=False)
+    assert len(got.suggestions) == 3 and all(len(s.token_ids) == 1 for s in got.suggestions)
