@@ -236,6 +236,8 @@ def summarise(rows: list[tuple[SuggestPrompt, dict[str, MethodRun]]], k: int) ->
         "superposed_vs_greedy_time": median([r["superposed"].seconds / r["greedy"].seconds for _, r in rows]),
         "sequential_vs_superposed_time": median([r["sequential"].seconds / r["superposed"].seconds for _, r in rows]),
         "batched_vs_superposed_time": median([r["batched"].seconds / r["superposed"].seconds for _, r in rows]),
+        "sequential_vs_greedy_time": median([r["sequential"].seconds / r["greedy"].seconds for _, r in rows]),
+        "batched_vs_greedy_time": median([r["batched"].seconds / r["greedy"].seconds for _, r in rows]),
     }
     for name in METHOD_NAMES:
         out[f"{name}_perplexity"] = statistics.fmean([p for _, r in rows for p in r[name].perplexities])
@@ -266,6 +268,8 @@ def print_table(rows: list[tuple[SuggestPrompt, dict[str, MethodRun]]], summary:
     print(f"median time superposed/greedy {s['superposed_vs_greedy_time']:.2f}x (target <= 1.25x); "
           f"sequential/superposed {s['sequential_vs_superposed_time']:.2f}x (target >= 2.4x); "
           f"batched/superposed {s['batched_vs_superposed_time']:.2f}x")
+    print(f"median time vs greedy: superposed {s['superposed_vs_greedy_time']:.2f}x, sequential "
+          f"{s['sequential_vs_greedy_time']:.2f}x, batched {s['batched_vs_greedy_time']:.2f}x")
     print(f"mean perplexity: superposed {s['superposed_perplexity']:.2f}, greedy {s['greedy_perplexity']:.2f} "
           f"({s['superposed_vs_greedy_perplexity']:.2f}x, target <= 1.3x), sequential {s['sequential_perplexity']:.2f}, "
           f"batched {s['batched_perplexity']:.2f}")

@@ -14,7 +14,7 @@ import sys
 from engine.offline import enforce_offline
 
 AREAS = ["assistant.cli_model", "assistant.bench", "assistant.cli_library", "assistant.cli_drafting",
-         "assistant.cli_suggest"]
+         "assistant.cli_suggest", "assistant.cli_logs"]
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from assistant import generation_log
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from assistant.cli import add_model_options
@@ -47,6 +49,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     result = generate(lm, messages, config, on_text=show)
     sys.stdout.write("\n")
+    generation_log.record("generate", lm, messages, result)
     s = result.stats
     if args.json:
         print(json.dumps({"text": result.text, "new_tokens": s.new_tokens, "seconds": round(s.seconds, 4),

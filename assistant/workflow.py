@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from assistant import prompts
+from assistant import generation_log, prompts
 from assistant.sessions import OutlineSection, SectionVersion, Session, SessionStore
 from assistant.templates import SectionSpec, Template, get_template, render_text
 from engine.errors import UserError
@@ -151,6 +151,7 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
     messages = prompts.plan_messages(template, session.variant, session.values, headings)
     config = _config(max_new_tokens=max_new_tokens, temperature=0.0, stop=("\n\n\n",))
     result = _generate(lm, messages, config, on_text=on_text, cancel=cancel)
+    generation_log.record("plan", lm, messages, result, db=store.db, session_id=session_id)
     proposed = prompts.parse_titles(result.text)
     specs = template.sections_for(session.variant)
     if result.stats.stop_reason == "cancelled":
@@ -216,6 +217,7 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
             lm.tokenizer(lead.rstrip(), add_special_tokens=False)["input_ids"])
     result = _generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
                        prompt_ids=prompt_ids)
+    generation_log.record("draft", lm, messages, result, db=store.db, session_id=session_id, section=section.title)
     # Sentences already in the fixed wording or in earlier sections are not said again.
     already = "\n".join([fixed_text] + [p.text for p in prior])
     prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))

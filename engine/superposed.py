@@ -41,6 +41,8 @@ DEFAULT_SHARPNESS = 1.0
 # model's best token there, and replaces the first token that falls short with that best token.
 DEFAULT_CHECK = 0.3
 ALTERNATIVE_TOKENS = 6
+# A draft branches into a token whose probability is at least this share of its best token's.
+DEFAULT_BRANCH = 0.5
 
 
 @dataclass
@@ -122,14 +124,17 @@ def token_scores(top_lp: list[float], top_ids: list[int], history: list[int], ng
     return [math.log((1 - alpha) * math.exp(lp) + alpha * p) for lp, p in zip(top_lp, probs)]
 
 
-def ranked_candidates(drafts: list[_Draft], scores: list[list[float]], top_ids: list[int]
-                      ) -> list[tuple[float, int, int]]:
+def ranked_candidates(drafts: list[_Draft], scores: list[list[float]], top_ids: list[int],
+                      branch_floor: float = -math.inf) -> list[tuple[float, int, int]]:
     """(running score, draft index, token) with every draft's best child first, then every
     draft's second child, and so on. Drafts never merge: a beam that keeps the k best pairs
-    collapses onto one parent and returns copies that differ in their last word."""
+    collapses onto one parent and returns copies that differ in their last word. A draft only
+    branches into tokens scoring within `branch_floor` of its best, so drafts part where the
+    model is unsure rather than all at the first token."""
     candidates = []
     for i, (draft, row) in enumerate(zip(drafts, scores)):
         order = sorted(range(len(row)), key=lambda j: -row[j])  # stable: ties keep the model's order
+        order = [j for rank, j in enumerate(order) if rank == 0 or row[j] >= row[order[0]] + branch_floor]
         candidates.extend((rank, -(draft.score + row[j]), i, top_ids[j]) for rank, j in enumerate(order))
     candidates.sort(key=lambda c: (c[0], c[1]))
     return [(-neg, i, token) for _, neg, i, token in candidates]
@@ -286,6 +291,7 @@ def superposed_decode(
     min_tokens: int = 4,
     mix_sharpness: float = DEFAULT_SHARPNESS,
     check: float = DEFAULT_CHECK,
+    branch: float = DEFAULT_BRANCH,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SuperposedOutcome:
@@ -303,6 +309,8 @@ def superposed_decode(
     if ngram is not None and (alpha <= 0 or ngram.empty):
         ngram = None
     history_len = max(ngram.weights) - 1 if ngram is not None else 0
+    # scores are at `temperature`; the floor is set in plain probabilities, as the check's
+    branch_floor = math.log(branch) / temperature if branch > 0 else -math.inf
     prompt = list(prompt_ids)
     outcome = SuperposedOutcome([], prompt_tokens=len(prompt))
 
@@ -329,7 +337,7 @@ def superposed_decode(
         top_ids = top_ids.tolist()
         scores = [token_scores(top_lp, top_ids, (prompt + d.tokens)[-history_len:] if history_len else [], ngram, alpha)
                   for d in alive]
-        alive, just_ended = extend(alive, ranked_candidates(alive, scores, top_ids), k, stops)
+        alive, just_ended = extend(alive, ranked_candidates(alive, scores, top_ids, branch_floor), k, stops)
         ended += just_ended
         outcome.steps = step + 1
         if on_update is not None:

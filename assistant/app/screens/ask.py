@@ -60,14 +60,17 @@ class AskScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="ask")
     def ask(self, prompt: str, cancel: threading.Event) -> None:
+        from assistant import generation_log
         from engine.generation import GenerationConfig, generate
 
         host = self.dp.host
+        messages = [{"role": "user", "content": prompt}]
         try:
             with host.busy:
                 host.begin("answering…")
-                result = generate(host.lm, [{"role": "user", "content": prompt}], GenerationConfig(max_new_tokens=256),
+                result = generate(host.lm, messages, GenerationConfig(max_new_tokens=256),
                                   on_text=lambda chunk: self.app.call_from_thread(self._append, chunk), cancel=cancel)
+            generation_log.record("ask", host.lm, messages, result)
         except Exception as exc:  # noqa: BLE001 - errors become notifications
             self.app.call_from_thread(self._failed, core.first_line(exc))
             return
