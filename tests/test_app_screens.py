@@ -63,6 +63,13 @@ async def test_ask_streams_an_answer_with_speed(tiny_model_dir: Path) -> None:
         await until(pilot, lambda: not ask.generating, timeout=120, what="answer")
         assert ask.answer and "tok/s" in str(ask.query_one("#ask-figures").render())
         assert app.host.last is not None and app.host.last.new_tokens > 0
+        # the call is in the generation log, which F6 opens
+        await pilot.press("f6")
+        await until(pilot, lambda: screen_name(pilot) == "GenerationLogScreen", what="log")
+        shown = str(app.screen.query_one("#log-text", Static).render())
+        assert "user: What is an ADR?" in shown and ask.answer.strip()[:20] in shown
+        await pilot.press("escape")
+        assert app.screen is ask
 
 
 async def test_versions_diff_and_revert(tiny_model_dir: Path) -> None:

@@ -11,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from assistant.app import core
 from assistant.app.commands import DraftpadCommands, run_action
 from assistant.app.dialogs import TextViewScreen
 from assistant.app.last_place import Place, load_place, save_place
@@ -43,6 +44,7 @@ class DraftpadApp(App):
         Binding("f2", "home", "Home", tooltip="Go to the home screen"),
         Binding("f3", "library", "Library", tooltip="Import and search your documents"),
         Binding("f4", "ask", "Ask", tooltip="Ask the local model a question"),
+        Binding("f6", "generation_log", "Log", show=False, tooltip="Prompts and responses of past model calls"),
         Binding("f9", "next_theme", "Theme", show=False, tooltip="Switch to the next colour theme"),
         Binding("ctrl+q", "quit", "Quit", tooltip="Quit (everything is already saved)", priority=True),
     ]
@@ -153,6 +155,21 @@ class DraftpadApp(App):
         from assistant.app.screens.ask import AskScreen
 
         self._go(AskScreen())
+
+    def action_generation_log(self) -> None:
+        from assistant.app.screens.generation_log import GenerationLogScreen
+        from assistant.generation_log import open_log
+
+        try:
+            log = open_log()
+            try:
+                entries, enabled = log.recent(200), log.enabled
+            finally:
+                log.close()
+        except Exception as exc:  # noqa: BLE001 - a notification, not a crash
+            self.notify(f"Could not read the generation log: {core.first_line(exc)}", severity="error")
+            return
+        self.push_screen(GenerationLogScreen(entries, enabled))
 
     def action_new_document(self) -> None:
         from assistant.app.screens.home import HomeScreen
