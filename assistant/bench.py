@@ -70,6 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", dest="json_out", type=Path, default=None, help="also write the table as JSON here")
     bench.add_argument("--suggest", action="store_true",
                        help="benchmark multi-suggestion decoding instead (uses --prompts)")
+    bench.add_argument("--excerpts", type=int, default=0, metavar="N",
+                       help="with --suggest: N prompts cut mid-sentence from the shared corpus instead")
     add_model_options(bench)
     bench.set_defaults(func=cmd_bench)
 

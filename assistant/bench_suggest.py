@@ -79,6 +79,31 @@ def load_prompts(path: str | Path | None) -> list[SuggestPrompt]:
     return prompts
 
 
+def corpus_excerpts(folder: Path, count: int, seed: int = 7, chars: int = 800) -> list[SuggestPrompt]:
+    """`count` prompts that end mid-sentence inside real documents (their last `chars` characters),
+    from a seeded choice of the Markdown and text files under `folder`: text the shipped prompts
+    were not written for."""
+    import random
+
+    from engine.errors import UserError
+
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix in (".md", ".txt") and p.is_file())
+    random.Random(seed).shuffle(files)
+    prompts: list[SuggestPrompt] = []
+    rng = random.Random(seed)
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if len(text) < 1500:
+            continue
+        cut = text.rfind(" ", 0, rng.randint(600, min(len(text) - 200, 3000)))
+        if cut - (text.rfind("\n", 0, cut) + 1) < 30:  # not a heading or a short line
+            continue
+        prompts.append(SuggestPrompt(path.stem[:22], text[max(0, cut - chars):cut]))
+        if len(prompts) == count:
+            return prompts
+    raise UserError(f"only {len(prompts)} excerpts could be cut from {folder} (asked for {count})")
+
+
 def distinct_n(sequences: Sequence[Sequence[int]], n: int) -> float:
     """Unique n-grams over all n-grams across the k suggestions (1.0 = nothing repeated)."""
     grams = [tuple(seq[i:i + n]) for seq in sequences for i in range(len(seq) - n + 1)]
@@ -194,7 +219,13 @@ def run_suggest_bench(args: argparse.Namespace) -> int:
 
     alpha = float(getattr(args, "alpha", None) if getattr(args, "alpha", None) is not None else DEFAULT_ALPHA)
     temperature, top_p = 0.8, 0.95
-    prompts = load_prompts(getattr(args, "prompts", None))
+    excerpts = int(getattr(args, "excerpts", 0) or 0)
+    if excerpts > 0:
+        from assistant.cli_library import DEFAULT_CORPUS
+
+        prompts = corpus_excerpts(DEFAULT_CORPUS, excerpts)
+    else:
+        prompts = load_prompts(getattr(args, "prompts", None))
     lm = load_model(getattr(args, "model", "default"), getattr(args, "device", "auto"), getattr(args, "dtype", "auto"))
     refresh_store(lm)  # library + templates, as the editor would have them
 
@@ -288,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suggest-tokens", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--alpha", type=float, default=None)
+    parser.add_argument("--excerpts", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     from assistant.cli import add_model_options
 

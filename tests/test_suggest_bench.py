@@ -70,3 +70,19 @@ def test_bad_prompts_file_is_a_user_error(tmp_path: Path) -> None:
         load_prompts(bad)
     with pytest.raises(UserError, match="cannot read"):
         load_prompts(tmp_path / "missing.jsonl")
+
+
+def test_corpus_excerpts_end_mid_line_and_are_repeatable(tmp_path: Path) -> None:
+    from assistant.bench_suggest import corpus_excerpts
+    from engine.errors import UserError
+
+    for n in range(4):
+        body = " ".join(f"word{n}x{i}" for i in range(400))
+        (tmp_path / f"doc{n}.md").write_text(f"# Title {n}\n\n{body}\n", encoding="utf-8")
+    (tmp_path / "short.md").write_text("too short", encoding="utf-8")
+    first = corpus_excerpts(tmp_path, 3)
+    assert [p.text for p in first] == [p.text for p in corpus_excerpts(tmp_path, 3)]
+    assert len({p.id for p in first}) == 3 and all(len(p.text) == 800 for p in first)
+    assert all(not p.text.endswith(" ") and p.text.split()[-1].startswith("word") for p in first)
+    with pytest.raises(UserError, match="only 4 excerpts"):
+        corpus_excerpts(tmp_path, 5)
