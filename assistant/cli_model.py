@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-from assistant import generation_log
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from assistant.cli import add_model_options
@@ -31,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from assistant import generation_log
     from engine import GenerationConfig, UserError, generate, load_model
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
