@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -14,11 +15,25 @@ Migration = Callable[[sqlite_utils.Database], None]
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """WAL and a busy timeout let two draftpad processes (CLI and app) share one file."""
     conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    _wal(conn)
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
     return sqlite_utils.Database(conn)
+
+
+def _wal(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Switch to WAL. Two processes creating the file at once can get "database is locked" here
+    without SQLite's busy handler being consulted, so the wait is ours."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def migrate(db: sqlite_utils.Database, component: str, migrations: Sequence[Migration]) -> int:

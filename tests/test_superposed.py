@@ -124,8 +124,11 @@ def _violations(lm, prompt_ids: list[int], suggestions: list[Suggestion], share:
 def test_the_check_keeps_only_tokens_the_model_finds_plausible(peaked_tiny_dir: Path) -> None:
     lm = load_model(str(peaked_tiny_dir))
     ids = suggestion_prompt_ids(lm, PREFIX)
-    unchecked = superposed_decode(lm, ids, k=4, max_tokens=12, check=0.0, stop_at_sentence=False).suggestions
-    checked = superposed_decode(lm, ids, k=4, max_tokens=12, check=DEFAULT_CHECK, stop_at_sentence=False).suggestions
+    # branching at every step (branch share 0) makes drafts the blend follows badly
+    unchecked = superposed_decode(lm, ids, k=4, max_tokens=12, check=0.0, branch=0.0,
+                                  stop_at_sentence=False).suggestions
+    checked = superposed_decode(lm, ids, k=4, max_tokens=12, check=DEFAULT_CHECK, branch=0.0,
+                                stop_at_sentence=False).suggestions
     # the mixed input misleads the drafts after their first token; the tree forward catches it
     assert _violations(lm, ids, unchecked, DEFAULT_CHECK) > 0
     assert _violations(lm, ids, checked, DEFAULT_CHECK) == 0
