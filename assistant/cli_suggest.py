@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--tokens", type=int, default=16, help="at most this many tokens each (default 16)")
     cmd.add_argument("--alpha", type=float, default=None,
                      help="weight of the n-gram model (library, templates, the text) against the model, "
-                          "in [0, 1); default 0 (off)")
+                          "in [0, 1); default 0.3, 0 turns it off")
     cmd.add_argument("--no-library", action="store_true", help="score with the text itself only, not the library")
     cmd.add_argument("--json", action="store_true", help='print {"suggestions": [{"text", "score"}...], "seconds"}')
     add_model_options(cmd)
