@@ -238,12 +238,11 @@ def check_drafts(lm: LoadedModel, prompt: list[int], cache: DynamicCache, ended:
 
 def alternatives(checked: list[_Draft], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops
                  ) -> list[_Draft]:
-    """The best complete draft's prefixes ended by another token the model finds plausible there:
-    spares for when the drafts give fewer than k distinct texts."""
-    complete = [d for d in checked if d.complete]
-    if not complete:
+    """The best draft's prefixes ended by another token the model finds plausible there: spares
+    for when the drafts give fewer than k distinct texts."""
+    if not checked:
         return []
-    best = max(complete, key=_mean)
+    best = max(checked, key=lambda d: (d.complete, _mean(d)))
     out, node, total = [], 0, 0.0
     for position, token in enumerate(best.tokens):
         if token not in tree.children[node]:
