@@ -239,7 +239,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         lib.close()
         for size in sizes:
             scaled = Path(tmp) / f"scaled-{size}.db"
-            reached = scale_database(db_path, scaled, size)
+            scale_database(db_path, scaled, size)
             big = open_library(scaled)
             big.messages.clear()
             rows.append(latency_row(big, "scaled", texts, args.rounds))

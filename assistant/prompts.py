@@ -231,8 +231,21 @@ def lead_in(fixed_text: str) -> str:
     return before.rsplit("\n\n", 1)[-1].lstrip() if "{" + DRAFT_SLOT + "}" in fixed_text else ""
 
 
+DRAFT_MARKER = "\x00DRAFT\x00"  # stands in for the {draft} slot while the fields are filled
+
+
+def _filled_around_slot(template: Template, fixed_text: str, values: dict[str, str]) -> str:
+    return render_text(template, fixed_text.replace("{" + DRAFT_SLOT + "}", DRAFT_MARKER), values)
+
+
 def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:
     """A mixed section: the fixed wording with fields filled and the model's prose in the {draft} slot."""
-    marker = "\x00DRAFT\x00"
-    filled = render_text(template, fixed_text.replace("{" + DRAFT_SLOT + "}", marker), values)
-    return re.sub(r"\n{3,}", "\n\n", filled.replace(marker, prose.strip())).strip()
+    filled = _filled_around_slot(template, fixed_text, values)
+    return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose.strip())).strip()
+
+
+def wording_before_slot(template: Template, fixed_text: str, values: dict[str, str]) -> str:
+    """The filled fixed wording that comes before the {draft} slot ("" when there is no slot)."""
+    if "{" + DRAFT_SLOT + "}" not in fixed_text:
+        return ""
+    return _filled_around_slot(template, fixed_text, values).split(DRAFT_MARKER, 1)[0].lstrip().rstrip(" ")

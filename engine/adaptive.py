@@ -112,15 +112,17 @@ class CostTracker:
     a longer cache, per-step overhead), per width bucket. The planner uses the corrected costs."""
 
     profile: CostProfile
-    ratio: np.ndarray = field(default=None)  # type: ignore[assignment]
-    seen: np.ndarray = field(default=None)  # type: ignore[assignment]
+    ratio: np.ndarray = field(init=False)
+    seen: np.ndarray = field(init=False)
+    _log_widths: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.ratio = np.ones(len(self.profile.widths))
         self.seen = np.zeros(len(self.profile.widths), dtype=np.int64)
+        self._log_widths = np.log(np.asarray(self.profile.widths))
 
     def observe(self, width: int, seconds: float) -> None:
-        bucket = int(np.argmin(np.abs(np.log(np.asarray(self.profile.widths)) - np.log(width))))
+        bucket = int(np.argmin(np.abs(self._log_widths - np.log(width))))
         observed = seconds / float(self.profile.cost(width))
         alpha = 0.5 if self.seen[bucket] < 4 else 0.1
         self.ratio[bucket] += alpha * (observed - self.ratio[bucket])

@@ -13,7 +13,7 @@ from engine.detok import IncrementalDecoder, StopMatcher
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.sampling import SamplingParams, make_generator
-from engine.speculative import register as register_speculative
+from engine.speculative import auto_factory, recycling_factory
 from engine.stats import GenerationStats
 
 Messages = list[dict[str, str]]
@@ -47,8 +47,7 @@ def _plain(lm: LoadedModel, config: GenerationConfig, generator: object, referen
     return PlainDecoder(lm, config.sampling, generator)
 
 
-METHODS: dict[str, DecoderFactory] = {"greedy": _plain}
-register_speculative(METHODS)  # adds "recycling" and "auto"
+METHODS: dict[str, DecoderFactory] = {"greedy": _plain, "recycling": recycling_factory, "auto": auto_factory}
 
 
 def encode_prompt(lm: LoadedModel, prompt: str | Messages) -> list[int]:

@@ -246,7 +246,3 @@ def recycling_factory(lm: LoadedModel, config, generator, references: Sequence[s
 def auto_factory(lm: LoadedModel, config, generator, references: Sequence[str]) -> SpeculativeDecoder:
     return SpeculativeDecoder(lm, config.sampling, generator, references, SpeculativeConfig())
 
-
-def register(methods: dict) -> None:
-    methods["recycling"] = recycling_factory
-    methods["auto"] = auto_factory

@@ -32,7 +32,8 @@ from retrieval import store
 from retrieval.chunking import SUMMARY_ORDINAL, Chunk, chunk_section, summary_chunk
 from retrieval.embedding import DIM, Embedder
 from retrieval.parsing import KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes
-from retrieval.ranking import fts_any, heading_similarity, query_terms, reciprocal_rank_fusion, snippet
+from retrieval.ranking import (MAX_QUERY_TERMS, fts_any, heading_similarity, query_terms, reciprocal_rank_fusion,
+                               snippet)
 from retrieval.vectors import VectorIndex, choose_kind, fingerprint_of, index_kind, read_fingerprint
 
 # progress(done, total, path): called while importing; `path` is the file being processed.
@@ -400,7 +401,7 @@ class Library:
         return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
     def _fts_ranking(self, text: str, where: str, params: list[Any], limit: int) -> list[int]:
-        terms = query_terms(text)[:32]
+        terms = query_terms(text)[:MAX_QUERY_TERMS]
         if self._section_count() >= PRUNE_TERMS_FROM:
             terms = self._selective_terms(terms)
         match = fts_any(terms)
@@ -424,7 +425,7 @@ class Library:
         anyway) are left out and the rarest few kept; counting one term's sections is cheap."""
         total = self._section_count()
         freq = {t: self.db.execute("SELECT count(*) FROM library_fts WHERE library_fts MATCH ?",
-                                   [f'"{t}"']).fetchone()[0] for t in terms}
+                                   [fts_any([t])]).fetchone()[0] for t in terms}
         present = sorted((t for t in terms if freq[t]), key=lambda t: freq[t])
         keep = [t for t in present if freq[t] <= 0.1 * total][:MAX_SELECTIVE_TERMS]
         return keep or present[:2]

@@ -24,7 +24,10 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
-def fts_query(text: str, max_terms: int = 32) -> str:
+MAX_QUERY_TERMS = 32  # words of a query that reach the full-text index
+
+
+def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
     """An FTS5 MATCH expression: any of the words (BM25 ranks those matching more, rarer words first).
 
     Each term is quoted so user text can never be read as FTS5 syntax."""

@@ -157,7 +157,10 @@ class DraftpadApp(App):
         self._go(AskScreen())
 
     def action_generation_log(self) -> None:
-        from assistant.app.screens.generation_log import GenerationLogScreen
+        self.read_generation_log()
+
+    @work(thread=True, exclusive=True, group="generation-log")
+    def read_generation_log(self) -> None:
         from assistant.generation_log import open_log
 
         try:
@@ -167,8 +170,14 @@ class DraftpadApp(App):
             finally:
                 log.close()
         except Exception as exc:  # noqa: BLE001 - a notification, not a crash
-            self.notify(f"Could not read the generation log: {core.first_line(exc)}", severity="error")
+            self.call_from_thread(self.notify, f"Could not read the generation log: {core.first_line(exc)}",
+                                  severity="error")
             return
+        self.call_from_thread(self._show_generation_log, entries, enabled)
+
+    def _show_generation_log(self, entries: list[Any], enabled: bool) -> None:
+        from assistant.app.screens.generation_log import GenerationLogScreen
+
         self.push_screen(GenerationLogScreen(entries, enabled))
 
     def action_new_document(self) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 @dataclass
@@ -73,6 +74,16 @@ class ModelHost:
 
     def end(self) -> None:
         self.activity = ""
+
+    @contextmanager
+    def job(self, activity: str) -> Iterator[None]:
+        """Hold the model for one generation, with `activity` shown in the status bar meanwhile."""
+        with self.busy:
+            self.begin(activity)
+            try:
+                yield
+            finally:
+                self.end()
 
     def wait(self, timeout: float | None = None) -> bool:
         self._done.wait(timeout)

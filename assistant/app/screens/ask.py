@@ -66,16 +66,13 @@ class AskScreen(DraftpadScreen):
         host = self.dp.host
         messages = [{"role": "user", "content": prompt}]
         try:
-            with host.busy:
-                host.begin("answering…")
+            with host.job("answering…"):
                 result = generate(host.lm, messages, GenerationConfig(max_new_tokens=256),
                                   on_text=lambda chunk: self.app.call_from_thread(self._append, chunk), cancel=cancel)
             generation_log.record("ask", host.lm, messages, result)
         except Exception as exc:  # noqa: BLE001 - errors become notifications
             self.app.call_from_thread(self._failed, core.first_line(exc))
             return
-        finally:
-            host.end()
         self.app.call_from_thread(self._finished, result.stats)
 
     @attached_only

@@ -285,17 +285,16 @@ class EditorScreen(DraftpadScreen):
     def wording_before_draft(self) -> str:
         """For a section whose template wording wraps the model's prose, the words that come before
         it: shown first, so the streamed prose reads in place (the stored text replaces it at the end)."""
-        spec = next((s for s in self.template.sections if s.id == self.section.key), None)
-        if spec is None or spec.mode != "mixed" or "{draft}" not in spec.text:
+        from assistant.prompts import wording_before_slot
+        from assistant.workflow import section_spec
+
+        spec = section_spec(self.template, self.section.key)
+        if spec is None or spec.mode != "mixed":
             return ""
         try:
-            from assistant.templates import render_text
-
-            marker = "\x00DRAFT\x00"
-            filled = render_text(self.template, spec.text.replace("{draft}", marker), self.session.values)
+            return wording_before_slot(self.template, spec.text, self.session.values)
         except Exception:  # noqa: BLE001 - only a preview
             return ""
-        return filled.split(marker, 1)[0].strip(" ").lstrip()
 
     @work(thread=True, exclusive=True, group="generate")
     def run_generation(self, cancel: threading.Event) -> None:
@@ -305,16 +304,13 @@ class EditorScreen(DraftpadScreen):
             return
         self.app.call_from_thread(self.set_state, "generating… (Esc stops)")
         try:
-            with host.busy:
-                host.begin(f"drafting “{self.section.title}”…")
+            with host.job(f"drafting “{self.section.title}”…"):
                 result = core.drafting().draft_section(
                     self.session_id, self.position, host.lm, cancel=cancel, max_new_tokens=self.dp.section_tokens,
                     on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.generated, None, core.message_of(exc))
             return
-        finally:
-            host.end()
         self.app.call_from_thread(self.generated, result, "")
 
     @attached_only

@@ -241,15 +241,12 @@ class OutlineScreen(DraftpadScreen):
             return
         self.app.call_from_thread(self.streamed, "")
         try:
-            with host.busy:
-                host.begin("planning…")
+            with host.job("planning…"):
                 result = core.drafting().plan(self.session_id, host.lm, cancel=cancel,
                                               on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.planned, None, core.message_of(exc))
             return
-        finally:
-            host.end()
         self.app.call_from_thread(self.planned, result, "")
 
     @attached_only
