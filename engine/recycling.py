@@ -2,7 +2,7 @@
 right after it. Every verification forward scores positions whose top-k would otherwise be thrown
 away; keeping them turns them into next step's drafts (Luo et al., 2024).
 
-The table lives per model in memory for the whole process and is persisted to the data directory
+The table lives on the loaded model's state (`engine.state`) and is persisted to the data directory
 (atomic write) so the next session starts warm. A file that is corrupt or belongs to another model
 or vocabulary is ignored with a warning.
 """
@@ -14,10 +14,8 @@ import logging
 import os
 import tempfile
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -116,36 +114,3 @@ def _ignored(identity: str, vocab: int, k: int, path: Path, why: str) -> Recycli
     log.warning(message)
     warnings.warn(message, RuntimeWarning, stacklevel=3)
     return RecyclingTable(identity, vocab, k)
-
-
-_SHARED: dict[tuple[str, int], RecyclingTable] = {}
-
-
-def shared_table(identity: str, vocab: int) -> RecyclingTable:
-    """The process-wide table for a model, loaded from disk on first use."""
-    key = (identity, vocab)
-    if key not in _SHARED:
-        _SHARED[key] = load_table(identity, vocab)
-    return _SHARED[key]
-
-
-def forget_shared(identity: str | None = None) -> None:
-    """Drop in-memory tables (the next use reloads from disk): tests and the bench use this."""
-    for key in list(_SHARED):
-        if identity is None or key[0] == identity:
-            del _SHARED[key]
-
-
-@contextmanager
-def empty_shared_table(identity: str, vocab: int) -> Iterator[None]:
-    """Within the block the model's shared table is a fresh empty one; the real one comes back after."""
-    key = (identity, vocab)
-    saved = _SHARED.get(key)
-    _SHARED[key] = RecyclingTable(identity, vocab)
-    try:
-        yield
-    finally:
-        if saved is None:
-            _SHARED.pop(key, None)
-        else:
-            _SHARED[key] = saved

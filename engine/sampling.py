@@ -42,7 +42,10 @@ def pick(logits: torch.Tensor, params: SamplingParams, generator: torch.Generato
     return draw(target_probs(logits, params), generator)
 
 
-def make_generator(seed: int | None, device: torch.device) -> torch.Generator:
-    generator = torch.Generator(device="cpu")
+def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on the model's device: `torch.multinomial` on CUDA/MPS probabilities refuses a
+    CPU generator, and drawing there avoids copying every distribution to the host."""
+    device = torch.device(device)
+    generator = torch.Generator(device=device if device.type in ("cuda", "mps") else "cpu")
     generator.manual_seed(seed if seed is not None else int(torch.seed() % (2**63)))
     return generator

@@ -10,24 +10,23 @@ the (temperature/top-p) target distribution; if it is a child, descend; otherwis
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from engine.adaptive import MAX_CHAIN, AcceptanceStats, CostTracker, best_count, cost_tracker
-from engine.decode import decode_one, prefill
 from engine.draft_sources import SuffixIndex, reference_index
 from engine.loading import LoadedModel
-from engine.recycling import RecyclingTable, empty_shared_table, save_table, shared_table
+from engine.recycling import RecyclingTable, save_table
 from engine.sampling import SamplingParams, draw, pick, target_probs
-from engine.tree import DraftTree, Trie, attention_inputs, build_template, expand_template, select
-from engine.verify import keep_accepted, tree_forward
+from engine.sequence import Sequence as KVSequence, prefill
+from engine.state import fresh_state  # noqa: F401  (kept importable here for older callers)
+from engine.tree import DraftTree, Trie, build_template, expand_template, select
 
 TEMPLATE = build_template(64)
+MAX_ROOM = 384  # cache entries reserved past the prompt: 256 new tokens and the widest tree
 SOURCE_CONTEXT, SOURCE_REFERENCE = 0, 1
 
 
@@ -42,38 +41,13 @@ class SpeculativeConfig:
     save_table: bool = True
 
 
-_STATS: dict[tuple[str, bool, bool, bool], AcceptanceStats] = {}
-
-
 def shared_stats(lm: LoadedModel, config: SpeculativeConfig) -> AcceptanceStats:
-    """Acceptance learnt so far for this model and mix of sources (lives for the process)."""
-    key = (lm.identity, config.use_recycling, config.use_context, config.use_references)
-    if key not in _STATS:
-        _STATS[key] = AcceptanceStats(TEMPLATE.prior.copy())
-    return _STATS[key]
-
-
-def forget_stats() -> None:
-    _STATS.clear()
-
-
-_COLD: list[bool] = []
-
-
-@contextmanager
-def fresh_state(lm: LoadedModel) -> Iterator[None]:
-    """Decode as a first session would: an empty recycling table and no learnt acceptance. The
-    shared table and statistics are untouched and nothing is persisted meanwhile."""
-    saved_stats = dict(_STATS)
-    _STATS.clear()
-    _COLD.append(True)
-    try:
-        with empty_shared_table(lm.identity, lm.vocab_size):
-            yield
-    finally:
-        _COLD.pop()
-        _STATS.clear()
-        _STATS.update(saved_stats)
+    """Acceptance learnt so far with this model for this mix of sources (on the model's state)."""
+    key = (config.use_recycling, config.use_context, config.use_references)
+    learnt = lm.state.acceptance
+    if key not in learnt:
+        learnt[key] = AcceptanceStats(TEMPLATE.prior.copy())
+    return learnt[key]
 
 
 @dataclass
@@ -86,7 +60,7 @@ class SpeculativeDecoder:
     forwards: int = 0
     accepted: list[int] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)
-    _cache: DynamicCache | None = None
+    _seq: KVSequence | None = None
     _root: int | None = None
     _root_logits: torch.Tensor | None = None
     _context: SuffixIndex = field(default_factory=SuffixIndex)
@@ -100,7 +74,7 @@ class SpeculativeDecoder:
 
     def prefill(self, prompt_ids: list[int]) -> None:
         lm, cfg = self.lm, self.config
-        self._table = shared_table(lm.identity, lm.vocab_size) if cfg.use_recycling else None
+        self._table = lm.state.recycling_table(lm.identity, lm.vocab_size) if cfg.use_recycling else None
         self._stats = shared_stats(lm, cfg)
         if cfg.fixed_nodes is None:
             self._costs = cost_tracker(lm)
@@ -110,11 +84,11 @@ class SpeculativeDecoder:
                                           for text in self.references if text])
         if cfg.use_context:
             self._context.extend(prompt_ids)
-        self._cache, self._root_logits = prefill(lm.model, prompt_ids, lm.device)
+        self._seq, self._root_logits = prefill(lm, prompt_ids, room=MAX_ROOM)
         self.forwards += 1
 
     def step(self) -> list[int]:
-        assert self._cache is not None, "prefill first"
+        assert self._seq is not None, "prefill first"
         if self._root is None:  # the prefill's logits give the first token without another forward
             self._root = pick(self._root_logits, self.params, self.generator)
             self._record_context([self._root])
@@ -122,18 +96,16 @@ class SpeculativeDecoder:
             return [self._root]
         started = time.perf_counter()
         tree = self._draft(self._root)
-        cached = self._cache.get_seq_length()
+        cached = self._seq.length
         if tree.width == 1:
-            logits = decode_one(self.lm.model, self._root, self._cache, self.lm.device)[None]
+            logits = self._seq.run([self._root])
         else:
-            ids = torch.tensor([tree.tokens], device=self.lm.device)
-            mask, positions = attention_inputs(tree, cached, self.lm.dtype, self.lm.device)
-            logits = tree_forward(self.lm.model, ids, self._cache, mask, positions)
+            logits = self._seq.run(tree.tokens, tree.parent, tree.depth)
         self.forwards += 1
         self.widths.append(tree.width)
         path, token = self._walk(tree, logits)
         if tree.width > 1:
-            keep_accepted(self._cache, cached, path)
+            self._seq.keep_path(cached, path)
         if self._table is not None:
             self._table.update(torch.tensor(tree.tokens), logits)
         self._learn(tree, path)
@@ -231,7 +203,7 @@ class SpeculativeDecoder:
             stats.tree_width = float(np.mean(self.widths))
         stats.source_acceptance = {name: round(self._source_accepted.get(name, 0) / n, 4)
                                    for name, n in sorted(self._source_drafted.items()) if n}
-        if self._table is not None and self._table.dirty and self.config.save_table and not _COLD:
+        if self._table is not None and self._table.dirty and self.config.save_table and self.lm.state.persist:
             try:
                 save_table(self._table)
             except OSError:

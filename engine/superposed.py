@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from transformers import DynamicCache
-
-from engine.decode import prefill
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
-from engine.tree import DraftTree, Trie, attention_inputs, select
-from engine.verify import tree_forward
+from engine.sequence import Sequence as KVSequence, prefill
+from engine.tree import DraftTree, Trie, select
 
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
 SENTENCE_ENDS = (".", "!", "?")
@@ -48,6 +46,8 @@ ALTERNATIVE_TOKENS = 6
 # lower shares gave more varied but less likely suggestions (40 excerpts, perplexity vs greedy and
 # distinct-2: 0.3 -> 1.47x, 0.77; 0.5 -> 1.37x, 0.76; 0.7 -> 1.28x, 0.66; never -> 1.38x, 0.66).
 DEFAULT_BRANCH = 0.7
+# The prompt window moves in steps of this many characters (see stable_window_start).
+WINDOW_STEP = 512
 
 
 @dataclass
@@ -65,6 +65,8 @@ class SuperposedOutcome:
     steps: int = 0
     forwards: int = 0
     cancelled: bool = False
+    prefill_seconds: float = 0.0
+    reused_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
 
 
 @dataclass
@@ -77,7 +79,7 @@ class _Draft:
 def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail_chars: int = 1500) -> list[int]:
     """The ids the model continues from. `raw` continues the text as a document; `chat` asks the
     instruct model to continue and pre-fills its answer with the text's last part."""
-    text = prefix[-tail_chars:]
+    text = prefix[stable_window_start(prefix, tail_chars):]
     tokenizer = lm.tokenizer
     if style == "raw" or not getattr(tokenizer, "chat_template", None):
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -88,6 +90,18 @@ def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail
     head = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
     head = list(head["input_ids"] if isinstance(head, dict) else head)
     return head + list(tokenizer(tail, add_special_tokens=False)["input_ids"])
+
+
+def stable_window_start(text: str, tail_chars: int, step: int = WINDOW_STEP) -> int:
+    """Where the last ~`tail_chars` characters start, moved only once every `step` characters of
+    growth and then to the next word boundary: typing at the end keeps the window's start (and so
+    its token prefix, which the prefix cache reuses) fixed, instead of shifting it every keystroke."""
+    start = max(0, len(text) - tail_chars)
+    start -= start % step
+    if start == 0:
+        return 0
+    space = next((i for i in range(start, len(text)) if text[i].isspace()), start)
+    return space + 1 if space < len(text) - 1 else start
 
 
 class _Pieces:
@@ -169,24 +183,22 @@ def mixed_embedding(embed: torch.nn.Module, drafts: list[_Draft], sharpness: flo
     weights = torch.softmax(torch.tensor([sharpness * d.score for d in drafts], dtype=torch.float32), dim=0)
     ids = torch.tensor([d.tokens[-1] for d in drafts], device=device)
     mixed = (weights.to(device=device, dtype=dtype)[:, None] * embed(ids)).sum(dim=0)
-    return mixed.view(1, 1, -1)
+    return mixed.view(1, 1, -1)  # the shape HF's inputs_embeds takes: [batch, tokens, hidden]
 
 
 # ---- the exact check ---------------------------------------------------------------------------
 
-def tree_logprobs(lm: LoadedModel, prompt: list[int], cache: DynamicCache, drafts: list[list[int]]
+def tree_logprobs(lm: LoadedModel, prompt: list[int], seq: KVSequence, drafts: list[list[int]]
                   ) -> tuple[DraftTree, torch.Tensor]:
     """Exact next-token log-probabilities at every node of the drafts' token tree, one forward:
     each token sees the prompt and its own draft only. Node 0 is the last prompt token, re-run so
-    that the first draft tokens get their logits too; `cache` is cut back to the prompt first."""
-    base = len(prompt) - 1
-    cache.crop(base - cache.get_seq_length())
+    that the first draft tokens get their logits too; `seq` is cut back to the prompt first."""
+    seq.truncate(len(prompt) - 1)
     trie = Trie.rooted(prompt[-1])
     for tokens in drafts:
         trie.add_chain(tuple(tokens), np.ones(len(tokens)), np.zeros(len(tokens), dtype=int))
     tree = select(trie, len(trie) - 1)
-    mask, positions = attention_inputs(tree, base, lm.dtype, lm.device)
-    logits = tree_forward(lm.model, torch.tensor([tree.tokens], device=lm.device), cache, mask, positions)
+    logits = seq.run(tree.tokens, tree.parent, tree.depth)
     return tree, torch.log_softmax(logits.float(), dim=-1).cpu()
 
 
@@ -215,7 +227,7 @@ def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor:
     return _Draft(kept, total, complete) if kept else None
 
 
-def check_drafts(lm: LoadedModel, prompt: list[int], cache: DynamicCache, ended: list[_Draft], running: list[_Draft],
+def check_drafts(lm: LoadedModel, prompt: list[int], seq: KVSequence, ended: list[_Draft], running: list[_Draft],
                  share: float, stops: _Stops, others_checked: int = ALTERNATIVE_TOKENS
                  ) -> tuple[list[_Draft], list[_Draft]]:
     """Checked drafts, and alternatives: the best draft's prefixes ended by another plausible token.
@@ -224,7 +236,7 @@ def check_drafts(lm: LoadedModel, prompt: list[int], cache: DynamicCache, ended:
     drafts = ended + running
     leader = max(drafts, key=_mean)
     token_lists = [d.tokens if d is leader else d.tokens[:others_checked] for d in drafts]
-    tree, logprobs = tree_logprobs(lm, prompt, cache, token_lists)
+    tree, logprobs = tree_logprobs(lm, prompt, seq, token_lists)
     floor = math.log(share)
     checked = []
     for index, (tokens, draft) in enumerate(zip(token_lists, drafts)):
@@ -319,7 +331,10 @@ def superposed_decode(
     if cancel is not None and cancel.is_set():
         outcome.cancelled = True
         return outcome
-    cache, logits = prefill(model, prompt, device)
+    started, reused = time.perf_counter(), lm.state.prefixes.reused_tokens
+    seq, logits = prefill(lm, prompt, room=k * max_tokens + 1)
+    outcome.prefill_seconds = time.perf_counter() - started
+    outcome.reused_tokens = lm.state.prefixes.reused_tokens - reused
     outcome.forwards = 1
     alive: list[_Draft] = [_Draft([], 0.0)]
     ended: list[_Draft] = []
@@ -331,7 +346,7 @@ def superposed_decode(
             break
         if step > 0:
             mixed = mixed_embedding(embed, alive, mix_sharpness, lm.dtype, device)
-            logits = model(inputs_embeds=mixed, cache=cache, use_cache=True, logits_to_keep=1).logits[0, -1]
+            logits = seq.run_embeds(mixed[0], keep=1)[-1]
             outcome.forwards += 1
         logprobs = torch.log_softmax(logits.float() / temperature, dim=-1)
         top_lp, top_ids = torch.topk(logprobs, min(top_m, logprobs.shape[-1]))
@@ -351,7 +366,7 @@ def superposed_decode(
         return outcome
     if steps == max_tokens:
         ended, alive = ended + alive, []
-    checked, spares = check_drafts(lm, prompt, cache, ended, alive, check, stops)
+    checked, spares = check_drafts(lm, prompt, seq, ended, alive, check, stops)
     outcome.forwards += 1
     outcome.suggestions = pick(tokenizer, checked, spares, k)
     if on_update is not None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from engine.hf_call import model_call
+
 
 @torch.inference_mode()
 def tree_forward(model: torch.nn.Module, input_ids: torch.Tensor, cache: DynamicCache,
                  mask: torch.Tensor | None, positions: torch.Tensor | None) -> torch.Tensor:
     """Logits [width, vocab] for every node. A 4D mask is passed through as-is by transformers'
     masking utilities, so sdpa/eager attention see exactly the tree's visibility."""
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache,
-                use_cache=True, logits_to_keep=0)
+    out = model_call(model, cache, input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                     logits_to_keep=0)
     return out.logits[0]
 
 
@@ -32,10 +34,11 @@ def keep_accepted(cache: DynamicCache, cached: int, path: list[int]) -> None:
     the tree, so they are gathered into place per layer before cutting the rest off."""
     new_len = cached + 1 + len(path)
     contiguous = path == list(range(1, len(path) + 1))
-    for layer in cache.layers:
+    for index, layer in enumerate(cache.layers):
         keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
-        if keys is None:
-            continue
+        if keys is None or values is None:
+            # skipping it would leave this layer's cache longer than the others: wrong context later
+            raise ValueError(f"cache layer {index} ({type(layer).__name__}) holds no keys/values to keep")
         if path and not contiguous:
             src = torch.tensor(path, device=keys.device) + cached
             keys[..., cached + 1:new_len, :] = keys.index_select(-2, src)

@@ -61,6 +61,30 @@ def recall_at(ranks: Sequence[int | None], k: int) -> float:
     return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
 
 
+def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
+    """Mean of 1/rank of the first relevant result (0 where none was found in the results)."""
+    return sum(1.0 / r for r in ranks if r) / len(ranks) if ranks else 0.0
+
+
+@dataclass
+class RecallResult:
+    name: str  # the query file's name
+    queries: int
+    at1: float
+    at5: float
+    at10: float
+    mrr: float
+    missed: list[str]  # queries whose document was not in the top 5
+
+
+def measure_recall(search: Callable[[str], Sequence[str]], queries: Sequence[LabelledQuery], name: str) -> RecallResult:
+    """Recall@1/5/10 and MRR of `search` (query -> result paths, best first, at least 10 asked)."""
+    ranks = [first_relevant_rank(search(q.query), q.expect) for q in queries]
+    missed = [q.query for q, r in zip(queries, ranks) if r is None or r > 5]
+    return RecallResult(name, len(queries), recall_at(ranks, 1), recall_at(ranks, 5), recall_at(ranks, 10),
+                        mean_reciprocal_rank(ranks), missed)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:
@@ -89,7 +113,7 @@ def time_queries(search: Callable[[str], object], queries: Sequence[str], rounds
 def scale_database(src_db: Path, dst_db: Path, target_chunks: int, seed: int = 0) -> int:
     """Copy the library database and duplicate its documents until it holds >= target_chunks
     chunks. Returns the chunk count reached. The vector index is left for open_library to build."""
-    from retrieval.db import open_db
+    from engine.database import open_db
 
     shutil.copyfile(src_db, dst_db)
     for suffix in ("-wal", "-shm"):
@@ -119,16 +143,16 @@ def scale_database(src_db: Path, dst_db: Path, target_chunks: int, seed: int = 0
 
 def _copy_document(db, doc_id: int, copy: int, rng: np.random.Generator) -> int:
     cur = db.execute(
-        "INSERT INTO library_documents (path, kind, title, source, sha256, bytes, imported_at, metadata) "
-        "SELECT path || '#copy' || ?, kind, title, source, sha256, bytes, imported_at, metadata "
+        "INSERT INTO library_documents (path, kind, title, source, sha256, bytes, imported_at, metadata, form, chunking) "
+        "SELECT path || '#copy' || ?, kind, title, source, sha256, bytes, imported_at, metadata, form, chunking "
         "FROM library_documents WHERE id = ?", [copy, doc_id])
     new_doc = cur.lastrowid
     added = 0
-    for sid, ordinal, heading, level, text, title in db.execute(
-            "SELECT s.id, s.ordinal, s.heading, s.level, s.text, d.title FROM library_sections s "
+    for sid, ordinal, heading, level, text, page, page_end, title in db.execute(
+            "SELECT s.id, s.ordinal, s.heading, s.level, s.text, s.page, s.page_end, d.title FROM library_sections s "
             "JOIN library_documents d ON d.id = s.document_id WHERE s.document_id = ?", [doc_id]).fetchall():
-        new_sid = db.execute("INSERT INTO library_sections (document_id, ordinal, heading, level, text) VALUES (?, ?, ?, ?, ?)",
-                             [new_doc, ordinal, heading, level, text]).lastrowid
+        new_sid = db.execute("INSERT INTO library_sections (document_id, ordinal, heading, level, text, page, page_end) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", [new_doc, ordinal, heading, level, text, page, page_end]).lastrowid
         db.execute("INSERT INTO library_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
                    [new_sid, title, heading, text])
         for c_ord, ctext, blob in db.execute(

@@ -1,8 +1,11 @@
 """Cutting sections into the pieces that get embedded.
 
-Embedding is the slow part of an import on a CPU, so only the head of each section is embedded
-(MAX_CHUNKS_PER_SECTION pieces of about CHUNK_WORDS words): that carries what a section is about;
-the full text of every section is still searched word by word through FTS5.
+Every section is covered whole: its words are cut into pieces of CHUNK_WORDS that overlap by
+OVERLAP_WORDS, so a sentence cut at a boundary is still whole in one of the two pieces. Each
+piece carries its document's title and the section's heading path, because a piece of a
+"Consequences" section says little about which decision it belongs to on its own. Sections past
+MAX_CHUNKS_PER_SECTION pieces (the long descriptions of patents) are embedded up to that
+many and searched word by word beyond it through FTS5: embedding is the slow part of an import.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CHUNK_WORDS = 90  # ~120 tokens with the label, inside the 128-token window we embed with
-MAX_CHUNKS_PER_SECTION = 1
+CHUNKING_VERSION = 2  # 1: the first 90 words of a section; 2: whole sections, overlapping, labelled
+CHUNK_WORDS = 80  # body words; with the label about 120 tokens, inside the 128-token window we embed
+OVERLAP_WORDS = 16
+MAX_CHUNKS_PER_SECTION = 24  # ~1,500 words embedded; FTS5 still holds the whole section
 MIN_EMBED_WORDS = 6  # "Accepted", "Date: 2021-01-02": nothing for a vector to find
+LABEL_WORDS = 24  # a title and heading path longer than this is cut (it would crowd out the text)
 SUMMARY_WORDS = 60
 SUMMARY_ORDINAL = -1  # the chunk standing for the whole document (attached to its first section)
 
@@ -20,23 +26,31 @@ SUMMARY_ORDINAL = -1  # the chunk standing for the whole document (attached to i
 @dataclass(frozen=True)
 class Chunk:
     ordinal: int
-    text: str  # what is embedded: document title and heading give the piece its context
+    text: str  # what is embedded: document title and heading path give the piece its context
+
+
+def chunk_label(title: str, heading: str) -> str:
+    """'Title — Heading › Subheading', cut to LABEL_WORDS words."""
+    label = title if not heading else f"{title} — {' › '.join(heading.split(' > '))}"
+    words = label.split()
+    return " ".join(words[:LABEL_WORDS])
 
 
 def chunk_section(title: str, heading: str, text: str, words_per_chunk: int = CHUNK_WORDS,
-                  max_chunks: int = MAX_CHUNKS_PER_SECTION) -> list[Chunk]:
+                  overlap: int = OVERLAP_WORDS, max_chunks: int = MAX_CHUNKS_PER_SECTION) -> list[Chunk]:
     words = re.sub(r"\s+", " ", _strip_markup(text)).split()
     if len(words) < MIN_EMBED_WORDS:
         return []
-    label = title if not heading else f"{title} — {heading.split(' > ')[-1]}"
+    label = chunk_label(title, heading)
+    step = max(1, words_per_chunk - overlap)
     chunks = []
-    for ordinal, start in enumerate(range(0, len(words), words_per_chunk)):
-        if ordinal >= max_chunks:
-            break
+    start = 0
+    while len(chunks) < max_chunks:
         piece = words[start:start + words_per_chunk]
-        if ordinal and len(piece) < MIN_EMBED_WORDS:
+        chunks.append(Chunk(len(chunks), f"{label}: {' '.join(piece)}"))
+        if start + words_per_chunk >= len(words):
             break
-        chunks.append(Chunk(ordinal, f"{label}: {' '.join(piece)}"))
+        start += step
     return chunks
 
 
@@ -54,4 +68,5 @@ def summary_chunk(title: str, sections: list[tuple[str, str]], words: int = SUMM
 def _strip_markup(text: str) -> str:
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"</?[a-zA-Z][^>]*>", " ", text)  # Common Paper's <span class=...> wrappers
     return re.sub(r"[`*_>#|]+|-{3,}", " ", text)

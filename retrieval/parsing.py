@@ -1,7 +1,10 @@
 """Turning a file's bytes into a titled document with metadata and heading-delimited sections.
 
-Pure functions: no database, no model. Markdown, plain text and DOCX are understood; anything
-else that cannot be read as text is rejected with a `Skip` carrying a reason for the user.
+Pure functions: no database, no model. Markdown, plain text, DOCX and text PDFs are understood;
+anything else that cannot be read as text (a scanned PDF among them) is rejected with a `Skip`
+carrying a reason for the user. Besides the coarse kind (adr, legal, patent, other) each document
+gets a finer `form` (rent-agreement, affidavit, nda, adr, patent, ...) read from its title,
+headings and wording, so drafting an affidavit is shown affidavits, not every legal text.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ KINDS = ("adr", "legal", "patent", "other")
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
 TEXT_SUFFIXES = {".txt", ".text", ".rst", ""}
 DOCX_SUFFIXES = {".docx"}
-SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | DOCX_SUFFIXES
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | DOCX_SUFFIXES | PDF_SUFFIXES
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
@@ -30,6 +34,8 @@ class ParsedSection:
     heading: str  # heading path below the document title, " > "-joined; "" for the preamble
     level: int  # 0 for the preamble
     text: str
+    page: int | None = None  # PDFs: the page the section starts on (1-based), for citations
+    page_end: int | None = None  # ... and the page it ends on
 
 
 @dataclass
@@ -38,6 +44,7 @@ class ParsedDocument:
     kind: str
     metadata: dict[str, Any] = field(default_factory=dict)
     sections: list[ParsedSection] = field(default_factory=list)
+    form: str = ""  # the finer kind (see FORMS); "" when nothing specific was recognised
 
     @property
     def text(self) -> str:
@@ -45,12 +52,16 @@ class ParsedDocument:
 
 
 def parse_bytes(path: Path, data: bytes, kind: str | None = None) -> ParsedDocument:
-    """Parse one file's content; raises Skip for content we will not import."""
+    """Parse one file's content; raises Skip for content we will not import.
+
+    `kind` is a coarse kind (KINDS) or a form (FORMS, which implies its kind); guessed when None."""
     if not data.strip():
         raise Skip("empty file")
     suffix = path.suffix.lower()
     if suffix in DOCX_SUFFIXES:
         doc = parse_docx(data, path)
+    elif suffix in PDF_SUFFIXES or data[:5] == b"%PDF-":
+        doc = parse_pdf(data, path)
     else:
         text = decode_text(data)
         if suffix in MARKDOWN_SUFFIXES or looks_like_markdown(text):
@@ -59,7 +70,17 @@ def parse_bytes(path: Path, data: bytes, kind: str | None = None) -> ParsedDocum
             doc = parse_plain_text(text, path)
     if not any(s.text.strip() for s in doc.sections):
         raise Skip("no text found")
-    doc.kind = kind or guess_kind(path, doc)
+    if kind in FORMS:
+        doc.kind, doc.form = FORMS[kind], kind
+    elif kind:
+        doc.kind = kind
+        doc.form = guess_form(doc, path)
+    else:
+        doc.kind = guess_kind(path, doc)
+        named = form_for_title(doc.title)
+        if doc.kind in ("other", "patent") and named and named not in _WEAK_FORMS and "patent" not in str(path.parent).lower():
+            doc.kind = "legal"  # "Family Settlement Deed": its claims and embodiments do not make it a patent
+        doc.form = guess_form(doc, path)
     return doc
 
 
@@ -323,6 +344,91 @@ def parse_docx(data: bytes, path: Path) -> ParsedDocument:
     return ParsedDocument(title=title, kind="", metadata=meta, sections=_merge_preambles(sections))
 
 
+# --- PDF ------------------------------------------------------------------------------------
+
+MIN_TEXT_CHARS_PER_PAGE = 25  # less than this on every page: an image of text, not text
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–—]?\s*\d{1,4}\s*(?:(?:of|/)\s*\d{1,4})?\s*[-–—]?\s*$", re.I)
+_NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVXL]{1,5}\.|Article\s+\d+\.?|Clause\s+\d+\.?)\s+"
+                               r"[A-Z][^.;:,]{1,70}$")
+
+
+def parse_pdf(data: bytes, path: Path) -> ParsedDocument:
+    """A PDF's text layer, page by page. Headings are the lines typed legal documents use for
+    them (short ALL-CAPS lines, short numbered lines like "4. Security Deposit"); each section
+    remembers the pages it spans. A PDF without a text layer is a scan and is skipped as such."""
+    try:
+        import pypdf
+
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise Skip("encrypted PDF (it needs a password to open)")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except Skip:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types for a damaged file
+        raise Skip(f"not a readable PDF ({type(exc).__name__})") from None
+    if not pages:
+        raise Skip("PDF has no pages")
+    if all(len(p.strip()) < MIN_TEXT_CHARS_PER_PAGE for p in pages):
+        raise Skip(f"scanned PDF: its {len(pages)} page{'s' if len(pages) != 1 else ''} hold images, not text "
+                   "(run it through OCR first)")
+    lines = _pdf_lines(pages)
+    meta: dict[str, Any] = {"pages": len(pages)}
+    blank = [n for n, p in enumerate(pages, start=1) if len(p.strip()) < MIN_TEXT_CHARS_PER_PAGE]
+    if blank:
+        meta["pages_without_text"] = blank
+    author = str(info.get("/Author") or "").strip()
+    if author:
+        meta["author"] = author
+    created = str(info.get("/CreationDate") or "")
+    if re.match(r"D:\d{8}", created):
+        meta["date"] = f"{created[2:6]}-{created[6:8]}-{created[8:10]}"
+    first = next((text for _page, text in lines), "")
+    title = str(info.get("/Title") or "").strip()
+    if not title:
+        title = first if 0 < len(first) <= 120 and len(first.split()) <= 16 else title_from_path(path)
+    sections: list[ParsedSection] = []
+    heading, start_page, buf, last_page = "", 1, [], 1
+    for page, text in lines:
+        if (text != title and text != first) and (_is_text_heading(text) or _NUMBERED_HEADING.match(text)):
+            if "\n".join(buf).strip():
+                sections.append(ParsedSection(heading, 1 if heading else 0, "\n".join(buf).strip(), start_page, last_page))
+            heading, start_page, buf = text, page, []
+        elif text != first or sections or buf or heading:
+            if not buf:
+                start_page = start_page if heading else page
+            buf.append(text)
+        last_page = page
+    if "\n".join(buf).strip():
+        sections.append(ParsedSection(heading, 1 if heading else 0, "\n".join(buf).strip(), start_page, last_page))
+    meta.update(_metadata_from_body(sections, meta))
+    return ParsedDocument(title=title, kind="", metadata=meta, sections=_merge_pdf_preambles(sections))
+
+
+def _pdf_lines(pages: list[str]) -> list[tuple[int, str]]:
+    """(page, line) without page numbers and without running headers or footers (a line found
+    on most pages of a document of three pages or more)."""
+    per_page = [[ln.strip() for ln in p.split("\n") if ln.strip()] for p in pages]
+    running: set[str] = set()
+    if len(pages) >= 3:
+        counts: dict[str, int] = {}
+        for page_lines in per_page:
+            for ln in set(page_lines[:2] + page_lines[-2:]):
+                counts[ln] = counts.get(ln, 0) + 1
+        running = {ln for ln, n in counts.items() if n >= max(3, len(pages) // 2 + 1)}
+    return [(n, ln) for n, page_lines in enumerate(per_page, start=1) for ln in page_lines
+            if ln not in running and not _PAGE_NUMBER.match(ln)]
+
+
+def _merge_pdf_preambles(sections: list[ParsedSection]) -> list[ParsedSection]:
+    pre = [s for s in sections if s.level == 0]
+    if len(pre) <= 1:
+        return sections
+    merged = ParsedSection("", 0, "\n\n".join(s.text for s in pre), pre[0].page, pre[-1].page_end)
+    return [merged] + [s for s in sections if s.level != 0]
+
+
 def title_from_path(path: Path) -> str:
     stem = re.sub(r"[_\-]+", " ", path.stem).strip()
     return stem[:1].upper() + stem[1:] if stem else path.name
@@ -358,3 +464,95 @@ def guess_kind(path: Path, doc: ParsedDocument) -> str:
     if legal >= 5:
         return "legal"
     return "other"
+
+
+# --- Form (the finer kind) ------------------------------------------------------------------
+
+# form -> its coarse kind. The legal forms are the ones draftpad has templates for, then the
+# common families of the rest, so "legal" no longer pools rent agreements with privacy policies.
+FORMS = {
+    "adr": "adr", "patent": "patent",
+    "rent-agreement": "legal", "affidavit": "legal", "power-of-attorney": "legal",
+    "agreement-to-sell": "legal", "sale-deed": "legal", "gift-deed": "legal", "mortgage-deed": "legal",
+    "deed": "legal", "will": "legal", "nda": "legal", "dpa": "legal", "employment-agreement": "legal",
+    "loan-agreement": "legal", "terms": "legal", "policy": "legal", "contract": "legal",
+}
+
+# (form, pattern for the title and top headings, pattern for the wording). Order matters: the
+# first title match wins (an "Affidavit of ownership of the leased flat" is an affidavit).
+_FORM_RULES: list[tuple[str, str, str]] = [
+    ("affidavit", r"\baffidavit\b", r"\b(deponent|solemnly affirm\w*|verification|notary|sworn)\b"),
+    ("power-of-attorney", r"\bpowers? of attorney\b|\b[gs]pa\b",
+     r"\b(attorney|constitute and appoint|principal|ratify|lawful acts?)\b"),
+    ("agreement-to-sell", r"\bagreements? (?:to|for) (?:sell|sale)\b|\bsale agreement\b",
+     r"\b(vendor|purchaser|earnest money|sale consideration|balance consideration)\b"),
+    ("rent-agreement", r"\b(?:rent|rental|lease|tenancy|leave (?:and|&) licen[cs]e|roommate)\b",
+     r"\b(lessor|lessee|landlord|tenants?|monthly rent|rent|security deposit|premises)\b"),
+    ("sale-deed", r"\bsale deed\b|\bconveyance deed\b", r"\b(vendor|purchaser|conveys?|transfer of property)\b"),
+    ("gift-deed", r"\bgift deed\b", r"\b(donor|donee|gift)\b"),
+    ("mortgage-deed", r"\bmortgage\b", r"\b(mortgagor|mortgagee|mortgage)\b"),
+    ("will", r"\blast will\b|\bwill and testament\b|\bwill[- ]draft\b|^will$",
+     r"\b(testator|testatrix|bequeath\w*|executor|legatee|probate)\b"),
+    ("deed", r"\bdeed\b", r"\b(executant|hereby (?:grants?|releases?|transfers?)|registrar)\b"),
+    ("nda", r"\bnon[- ]?disclosure\b|\bnda\b|\bconfidentiality agreement\b",
+     r"\b(confidential information|disclosing party|receiving party)\b"),
+    ("dpa", r"\bdata processing (?:agreement|addendum)\b|\bdpa\b|\bbusiness associate\b",
+     r"\b(sub-?processors?|data subjects?|controller|processor|phi)\b"),
+    ("employment-agreement", r"\bemployment (?:agreement|contract)\b|\boffer letter\b",
+     r"\b(employee|employer|salary|probation)\b"),
+    ("loan-agreement", r"\bloan agreement\b|\bpromissory note\b", r"\b(borrower|lender|principal sum|repay\w*)\b"),
+    ("terms", r"\bterms of (?:service|use)\b|\bterms and conditions\b|\bterms\b",
+     r"\b(you agree|your use of|the service)\b"),
+    ("policy", r"\bpolic(?:y|ies)\b|\bprivacy (?:statement|notice)\b|\bcode of conduct\b|\bguidelines\b",
+     r"\b(we collect|we may|our users|we will)\b"),
+    ("contract", r"\bagreement\b|\bcontract\b", r"\b(party|parties|hereby|agreement)\b"),
+]
+_FORM_TITLE = [(form, re.compile(title, re.I)) for form, title, _w in _FORM_RULES]
+_FORM_WORDS = {form: re.compile(words, re.I) for form, _t, words in _FORM_RULES}
+
+
+def form_for_title(title: str, kind: str = "legal") -> str:
+    """The form a title names ("Residential Rent Agreement (11 months)" -> "rent-agreement"), or
+    the kind's own form for adr and patent; "" when the title names none. Templates are matched to
+    past documents with this, so both sides are read by the same rules."""
+    if kind in ("adr", "patent"):
+        return kind
+    for form, pattern in _FORM_TITLE:
+        if pattern.search(title):
+            return form
+    return ""
+
+
+_WEAK_FORMS = ("contract", "terms", "policy")  # families, not forms: a more specific one wins
+
+
+def guess_form(doc: ParsedDocument, path: Path | None = None) -> str:
+    """The title first, then the first heading and the file's name, then the wording: a form whose
+    own terms (three or more of them, six times or more) fill the text; legal text that names
+    nothing more specific is a "contract"."""
+    if doc.kind in ("adr", "patent"):
+        return doc.kind
+    if doc.kind not in ("legal", "other"):
+        return ""
+    form = form_for_title(doc.title, "legal")
+    if form and form not in _WEAK_FORMS:
+        return form
+    first_heading = next((s.heading.split(" > ")[0] for s in doc.sections if s.heading), "")
+    path_words = re.sub(r"[_\-.]+", " ", f"{path.parent.name} {path.stem}") if path else ""
+    for named in (form_for_title(first_heading, "legal"), form_for_title(path_words, "legal")):
+        if named and named not in _WEAK_FORMS:
+            return named
+        form = form or named
+    if form:
+        return form
+    sample = doc.text[:20000]
+    best, best_hits = "", 0
+    for name, pattern in _FORM_WORDS.items():
+        if name in _WEAK_FORMS:
+            continue
+        found = [m.group(0).lower() for m in pattern.finditer(sample)]
+        if len(set(found)) >= 3 and len(found) >= 6 and len(found) > best_hits:
+            best, best_hits = name, len(found)
+    if best:
+        return best
+    return "contract" if doc.kind == "legal" else ""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import sqlite_utils
 
-from retrieval.db import migrate
+from engine.database import Migration, migrate
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -36,7 +37,25 @@ def _v1(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE library_fts USING fts5(title, heading, text, tokenize='porter unicode61')")
 
 
-MIGRATIONS = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The finer kind (form), PDF page spans, and which chunking a document's vectors were made
+    with (a document chunked by an older draftpad is re-chunked when it is imported again)."""
+    from retrieval.parsing import ParsedDocument, ParsedSection, guess_form
+
+    db.execute("ALTER TABLE library_documents ADD COLUMN form TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE library_documents ADD COLUMN chunking INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE library_sections ADD COLUMN page INTEGER")
+    db.execute("ALTER TABLE library_sections ADD COLUMN page_end INTEGER")
+    db.execute("CREATE INDEX library_documents_form ON library_documents(form)")
+    for doc_id, path, kind, title in db.execute("SELECT id, path, kind, title FROM library_documents").fetchall():
+        sections = [ParsedSection(h, lvl, t) for h, lvl, t in db.execute(
+            "SELECT heading, level, text FROM library_sections WHERE document_id = ? ORDER BY ordinal LIMIT 40",
+            [doc_id]).fetchall()]
+        form = guess_form(ParsedDocument(title=title, kind=kind, sections=sections), Path(path))
+        db.execute("UPDATE library_documents SET form = ? WHERE id = ?", [form, doc_id])
+
+
+MIGRATIONS = [Migration("001_library_tables", _v1), Migration("002_forms_pages_chunking", _v2)]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> int:
@@ -49,6 +68,8 @@ class NewSection:
     level: int
     text: str
     chunks: list[tuple[int, str, np.ndarray]]  # (ordinal, embedded text, vector); ordinal -1: document summary
+    page: int | None = None
+    page_end: int | None = None
 
 
 @dataclass
@@ -62,13 +83,17 @@ class DocRow:
     bytes: int
     imported_at: str
     metadata: dict[str, Any]
+    form: str = ""
+    chunking: int = 1
 
 
 def _doc(row: Sequence[Any]) -> DocRow:
-    return DocRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8] or "{}"))
+    return DocRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8] or "{}"),
+                  row[9], row[10])
 
 
-_DOC_COLS = "id, path, kind, title, source, sha256, bytes, imported_at, metadata"
+_DOC_COLS = "id, path, kind, title, source, sha256, bytes, imported_at, metadata, form, chunking"
+_N_DOC_COLS = len(_DOC_COLS.split(","))
 
 
 def get_document(db: sqlite_utils.Database, path: str) -> DocRow | None:
@@ -80,7 +105,7 @@ def list_documents(db: sqlite_utils.Database) -> list[tuple[DocRow, int]]:
     rows = db.execute(f"""SELECT {', '.join('d.' + c.strip() for c in _DOC_COLS.split(','))},
         (SELECT count(*) FROM library_sections s WHERE s.document_id = d.id)
         FROM library_documents d ORDER BY d.kind, d.path""").fetchall()
-    return [(_doc(r[:9]), r[9]) for r in rows]
+    return [(_doc(r[:_N_DOC_COLS]), r[_N_DOC_COLS]) for r in rows]
 
 
 def delete_document(db: sqlite_utils.Database, doc_id: int) -> list[int]:
@@ -95,21 +120,22 @@ def delete_document(db: sqlite_utils.Database, doc_id: int) -> list[int]:
 
 def write_document(db: sqlite_utils.Database, *, path: str, kind: str, title: str, source: str, sha256: str,
                    size: int, imported_at: str, metadata: dict[str, Any],
-                   sections: list[NewSection]) -> tuple[int, list[int], list[int]]:
+                   sections: list[NewSection], form: str = "", chunking: int = 1) -> tuple[int, list[int], list[int]]:
     """Insert (replacing any old version) inside the caller's transaction.
 
     Returns (document id, new chunk ids, chunk ids of the replaced version)."""
     old = get_document(db, path)
     removed = delete_document(db, old.id) if old else []
     cur = db.execute(
-        "INSERT INTO library_documents (path, kind, title, source, sha256, bytes, imported_at, metadata) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [path, kind, title, source, sha256, size, imported_at, json.dumps(metadata, ensure_ascii=False)])
+        "INSERT INTO library_documents (path, kind, title, source, sha256, bytes, imported_at, metadata, form, chunking) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [path, kind, title, source, sha256, size, imported_at, json.dumps(metadata, ensure_ascii=False), form, chunking])
     doc_id = cur.lastrowid
     new_chunks: list[int] = []
     for ordinal, section in enumerate(sections):
-        cur = db.execute("INSERT INTO library_sections (document_id, ordinal, heading, level, text) VALUES (?, ?, ?, ?, ?)",
-                         [doc_id, ordinal, section.heading, section.level, section.text])
+        cur = db.execute("INSERT INTO library_sections (document_id, ordinal, heading, level, text, page, page_end) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [doc_id, ordinal, section.heading, section.level, section.text, section.page, section.page_end])
         section_id = cur.lastrowid
         db.execute("INSERT INTO library_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
                    [section_id, title, section.heading, section.text])
@@ -144,9 +170,9 @@ def chunk_vectors(db: sqlite_utils.Database, ids: np.ndarray | None = None, dim:
     return np.array([r[0] for r in rows], dtype=np.int64), out
 
 
-def sections_of(db: sqlite_utils.Database, doc_id: int) -> list[tuple[int, str, int, str]]:
-    return db.execute("SELECT ordinal, heading, level, text FROM library_sections WHERE document_id = ? ORDER BY ordinal",
-                      [doc_id]).fetchall()
+def sections_of(db: sqlite_utils.Database, doc_id: int) -> list[tuple[int, str, int, str, int | None, int | None]]:
+    return db.execute("SELECT ordinal, heading, level, text, page, page_end FROM library_sections "
+                      "WHERE document_id = ? ORDER BY ordinal", [doc_id]).fetchall()
 
 
 def iter_section_texts(db: sqlite_utils.Database, batch: int = 500) -> Iterator[str]:

@@ -9,7 +9,7 @@ from typing import Callable
 
 from textual.pilot import Pilot
 
-from assistant.app.main import DraftpadApp
+from assistant.app.app import DraftpadApp
 
 SIZE = (120, 40)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.prompts import join_mixed
-from assistant.sessions import OutlineSection, SectionVersion, Session
-from assistant.templates import Template, get_template, render_text
+from assistant.drafting.prompts import join_mixed
+from assistant.drafting.sessions import OutlineSection, SectionVersion, Session
+from assistant.drafting.templates import Template, get_template, render_text
 
 RENT = {"lessor": "Anil Sharma", "lessee": "Priya Nair", "rent": "28000", "deposit": "56000",
         "start_date": "2025-03-01", "property": "Flat 302, Sunrise Apartments, Noida"}

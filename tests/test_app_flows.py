@@ -9,7 +9,7 @@ from textual.widgets import Input, OptionList, TextArea
 
 from assistant import drafting
 from assistant.app import buffers
-from assistant.app.ghost_text import GhostTextArea
+from assistant.app.widgets.ghost_text import GhostTextArea
 from tests.fixtures_app import SIZE, Gate, make_app, ready, screen_name, until
 
 
@@ -24,9 +24,9 @@ def fill_answers(app, text: str) -> None:
 async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  no_network: list[str]) -> None:
     """The whole app session, from model load to export, with internet connections blocked."""
-    import assistant.workflow
+    import assistant.drafting.planner
 
-    monkeypatch.setattr(assistant.workflow, "PLAN_TOKENS", 8)  # the tiny model's plan is noise: keep it short
+    monkeypatch.setattr(assistant.drafting.planner, "PLAN_TOKENS", 8)  # the tiny model's plan is noise: keep it short
     app = make_app(tiny_model_dir, section_tokens=8)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

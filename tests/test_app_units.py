@@ -1,9 +1,8 @@
 """Pure parts of the app (no Pilot): answer checks, diffs, export paths, saved place, buffers,
-ghost-text clean-up, status text, and the rule that only assistant/app/ imports textual."""
+ghost-text clean-up, status text, and that the CLI and engine never load textual."""
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -11,13 +10,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from assistant.app import buffers
-from assistant.app.answers import check_all, check_answer
-from assistant.app.ghost_text import one_line
+from assistant.drafting.fields import check_all, check_answer
+from assistant.app.widgets.ghost_text import one_line
 from assistant.app.last_place import FILE_NAME, Place, load_place, save_place
 from assistant.app.model_host import LastRun, ModelHost
 from assistant.app.screens.export import default_path, with_format
 from assistant.app.screens.versions import unified_diff
-from assistant.app.status_bar import describe_last, describe_model
+from assistant.app.widgets.status_bar import describe_last, describe_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,25 +96,6 @@ def test_status_text() -> None:
                             prefill_seconds=0.5, baseline_tok_s=15.0)
     assert host.record(stats).speedup == 2.0
     assert host.record_dict({"new_tokens": 30, "seconds": 1.5, "method": "greedy", "baseline_tok_s": 15}).speedup is None
-
-
-def imports_textual(path: Path) -> bool:
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "textual" for a in node.names):
-            return True
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "textual":
-            return True
-    return False
-
-
-def test_textual_is_imported_only_under_assistant_app() -> None:
-    offenders = [str(p.relative_to(ROOT)) for folder in ("assistant", "engine", "retrieval")
-                 for p in sorted((ROOT / folder).rglob("*.py"))
-                 if imports_textual(p) and (ROOT / "assistant" / "app") not in p.parents]
-    assert offenders == []
-    # The scan finds textual where it is: the rule would catch a stray import.
-    assert imports_textual(ROOT / "assistant" / "app" / "main.py")
 
 
 def test_cli_and_engine_do_not_load_textual() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bench import DEFAULT_PROMPTS, load_prompts, parse_methods
+from assistant.bench import DEFAULT_PROMPTS
+from assistant.bench.decoding import load_prompts, parse_methods
 from assistant.cli import main
 from engine.errors import UserError
 

@@ -19,7 +19,7 @@ import docx
 import pytest
 
 from assistant import drafting
-from assistant.templates import get_template, render_text
+from assistant.drafting.templates import get_template, render_text
 
 pytestmark = pytest.mark.real_model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant import drafting
-from assistant.generation_log import open_log
+from assistant.drafting.generation_log import open_log
 from engine.generation import GenerationResult
 from engine.stats import GenerationStats
 from tests.test_cli_model import assert_clean_error

@@ -130,7 +130,7 @@ def tiny_lm(tiny_model_dir: Path) -> SimpleNamespace:
 
 
 def test_refresh_counts_only_new_texts_and_persists(tiny_lm: SimpleNamespace) -> None:
-    from assistant.suggestions import ngram_for, refresh_store, store_path
+    from assistant.drafting.suggestions import ngram_for, refresh_store, store_path
 
     first = refresh_store(tiny_lm, ["The monthly rent is Rs. 28,000.", "The security deposit shall be refunded."])
     assert first.added == 2 and first.known == 2 and first.entries > 0
@@ -145,7 +145,7 @@ def test_refresh_counts_only_new_texts_and_persists(tiny_lm: SimpleNamespace) ->
 
 
 def test_refresh_rebuilds_after_corruption(tiny_lm: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
-    from assistant.suggestions import refresh_store, store_path
+    from assistant.drafting.suggestions import refresh_store, store_path
 
     refresh_store(tiny_lm, ["Backups are simple."])
     store_path(tiny_lm).write_bytes(b"garbage")
@@ -156,7 +156,7 @@ def test_refresh_rebuilds_after_corruption(tiny_lm: SimpleNamespace, caplog: pyt
 
 
 def test_document_text_counts_without_touching_the_store(tiny_lm: SimpleNamespace) -> None:
-    from assistant.suggestions import ngram_for, store_path
+    from assistant.drafting.suggestions import ngram_for, store_path
 
     model = ngram_for(tiny_lm, "The LESSOR and the LESSEE agree.", refresh=False)
     assert not model.empty
@@ -165,7 +165,7 @@ def test_document_text_counts_without_touching_the_store(tiny_lm: SimpleNamespac
 
 def test_missing_library_degrades_to_templates(tiny_lm: SimpleNamespace, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import assistant.suggestions as suggestions
+    import assistant.drafting.suggestions as suggestions
 
     folder = tmp_path / "templates"
     folder.mkdir()

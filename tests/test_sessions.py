@@ -68,10 +68,14 @@ def test_versions_are_append_only_and_revert_makes_a_new_one():
     assert (section.text, section.status) == ("First words.", "drafted")
     with pytest.raises(UserError, match="no version 7"):
         drafting.revert(sid, 2, 7)
-    # Removing a section from the outline keeps its versions in the database.
-    drafting.remove_section(sid, 2)
+    # A section the template requires stays; removing an added one keeps its versions in the database.
+    with pytest.raises(UserError, match="required by the template"):
+        drafting.remove_section(sid, 2)
+    drafting.add_section(sid, "Alternatives", position=3)
+    drafting.edit_section(sid, 3, "We also looked at flat files.")
+    assert [s.title for s in drafting.remove_section(sid, 3).sections] == ["Status", "Context", "Decision", "Consequences"]
     with sqlite3.connect(database_path()) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM drafting_versions").fetchone()[0] == 3
+        assert conn.execute("SELECT COUNT(*) FROM drafting_versions").fetchone()[0] == 4
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

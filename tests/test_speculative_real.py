@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.bench import DEFAULT_PROMPTS, load_prompts
+from assistant.bench import DEFAULT_PROMPTS
+from assistant.bench.decoding import load_prompts
 from engine.generation import GenerationConfig, encode_prompt, generate
 
 pytestmark = pytest.mark.real_model

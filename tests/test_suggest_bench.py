@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from assistant.bench_suggest import distinct_n, load_prompts, perplexity, run_suggest_bench
+from assistant.bench.suggest import distinct_n, load_prompts, perplexity, run_suggest_bench
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,7 @@ def test_bad_prompts_file_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_corpus_excerpts_end_mid_line_and_are_repeatable(tmp_path: Path) -> None:
-    from assistant.bench_suggest import corpus_excerpts
+    from assistant.bench.suggest import corpus_excerpts
     from engine.errors import UserError
 
     for n in range(4):

@@ -83,7 +83,7 @@ def test_suggest_bad_input_is_one_line_error(argv: list[str], message: str, caps
 
 def test_store_grows_as_documents_are_imported(tiny_model_dir: Path, fake_library) -> None:
     from engine import load_model
-    from assistant.suggestions import refresh_store
+    from assistant.drafting.suggestions import refresh_store
 
     lm = load_model(str(tiny_model_dir))
     fake_library.sections = ["That I am the deponent herein.", "Verified at Pune."]
@@ -96,7 +96,7 @@ def test_store_grows_as_documents_are_imported(tiny_model_dir: Path, fake_librar
 
 def test_editor_lookups_build_the_store_once_then_throttle(tiny_model_dir: Path, fake_library,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import assistant.suggestions as suggestions
+    import assistant.drafting.suggestions as suggestions
     from engine import load_model
 
     lm = load_model(str(tiny_model_dir))

@@ -193,7 +193,7 @@ def test_chat_style_prompt_prefills_the_last_line(tiny_model_dir: Path) -> None:
 
 @pytest.mark.real_model
 def test_real_model_one_draft_is_greedy_and_three_are_distinct(real_lm) -> None:
-    from assistant.suggestions import document_table
+    from assistant.drafting.suggestions import document_table
 
     prefix = ("## Decision\n\nWe will use PostgreSQL as the primary datastore for the order service because")
     ids = suggestion_prompt_ids(real_lm, prefix)

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.templates import (
+from assistant.drafting.templates import (
     TemplateError, format_money, get_template, list_templates, load_templates, parse_template, render_text,
     shipped_dir,
 )
-from assistant.validate import errors, validate_session
+from assistant.drafting.validation import errors, validate_session
 from tests.fixtures_drafting import filled_session
 
 SHIPPED = ["adr-nygard", "adr-madr", "in-rent-agreement", "in-affidavit", "in-power-of-attorney",
@@ -165,6 +165,6 @@ def test_the_schema_documents_every_key_and_its_example_loads():
     template = parse_template(example, "SCHEMA.md")
     assert render_text(template, template.sections[0].text, {"tenant": "Ravi", "vacate_by": "2025-05-01"}).startswith(
         "To Ravi: you are requested to vacate the premises by 2025-05-01.")
-    from assistant.templates import KNOWN_KEYS
+    from assistant.drafting.templates import KNOWN_KEYS
     for key in KNOWN_KEYS | {"label", "help", "default", "guidance", "uses", "retrieval", "schedule", "max_tokens"}:
         assert f"`{key}`" in schema or f"`[[{key}]]`" in schema, key

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.sessions import OutlineSection, SectionVersion, Session
-from assistant.templates import get_template
-from assistant.validate import dates_in, errors, fact_present, numbers_in, placeholders_in, validate_session
+from assistant.drafting.sessions import OutlineSection, SectionVersion, Session
+from assistant.drafting.templates import get_template
+from assistant.drafting.validation import dates_in, errors, fact_present, numbers_in, placeholders_in, validate_session
 from tests.fixtures_drafting import filled_session
 
 

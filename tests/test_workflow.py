@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import drafting, prompts, workflow
-from assistant.templates import get_template
+from assistant import drafting
+from assistant.drafting import examples, model_calls, prompts
+from assistant.drafting.templates import get_template
 from tests.fixtures_drafting import RENT
 
 
@@ -77,14 +78,14 @@ class FakeLibrary:
 
 def test_draft_all_stores_every_section_with_stats_and_reference_texts(tiny_lm, monkeypatch: pytest.MonkeyPatch):
     calls: list[dict] = []
-    real = workflow._generate
+    real = model_calls.generate
 
     def spy(lm, prompt, config, **kwargs):
         calls.append({"prompt": prompt, "config": config, **kwargs})
         return real(lm, prompt, config, **kwargs)
 
-    monkeypatch.setattr(workflow, "_generate", spy)
-    monkeypatch.setattr(workflow, "_open_library", lambda: FakeLibrary())
+    monkeypatch.setattr(model_calls, "generate", spy)
+    monkeypatch.setattr(examples, "open_library", lambda: FakeLibrary())
     sid = drafting.new_session("adr-nygard", values={"title": "Use PostgreSQL", "context": "Flat files lose events.",
                                                      "decision": "Store events in PostgreSQL."}).id
     seen: list[int] = []
@@ -124,7 +125,7 @@ def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest
     assert bool(result.notice) == (len(result.proposed) < 2)
     from engine.generation import GenerationResult
 
-    monkeypatch.setattr(workflow, "_generate", lambda *a, **k: GenerationResult("no list here", []))
+    monkeypatch.setattr(model_calls, "generate", lambda *a, **k: GenerationResult("no list here", []))
     fallback = drafting.plan(sid, tiny_lm, use_library=False)
     assert fallback.notice.startswith("the model's outline could not be read")
     assert [s.key for s in fallback.session.sections if s.key] == keyed
@@ -141,13 +142,13 @@ def test_draft_uses_the_users_library_for_examples(tiny_lm, corpus: Path, monkey
     finally:
         library.close()
     captured: list[list[str]] = []
-    real = workflow._generate
+    real = model_calls.generate
 
     def spy(lm, prompt, config, **kwargs):
         captured.append(list(kwargs.get("reference_texts", ())))
         return real(lm, prompt, config, **kwargs)
 
-    monkeypatch.setattr(workflow, "_generate", spy)
+    monkeypatch.setattr(model_calls, "generate", spy)
     sid = drafting.new_session("adr-madr", values={"title": "Pick a deployment platform", "context": "We need to host"
                                                    " the service.", "options": "cloud.gov; AWS", "chosen": "cloud.gov",
                                                    "because": "it is authorised"}).id

@@ -11,11 +11,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from assistant.app import core
-from assistant.app.dialogs import TextViewScreen
-from assistant.app.status_bar import StatusBar
+from assistant.app.widgets.dialogs import TextViewScreen
+from assistant.app.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from assistant.app.main import DraftpadApp
+    from assistant.app.app import DraftpadApp
 
 
 Method = TypeVar("Method", bound=Callable[..., Any])

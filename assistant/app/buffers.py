@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def _folder() -> Path:
-    from engine.paths import data_dir
+    from engine import data_dir
 
     folder = data_dir() / "buffers"
     folder.mkdir(parents=True, exist_ok=True)

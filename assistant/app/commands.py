@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from assistant.app.main import DraftpadApp
+    from assistant.app.app import DraftpadApp
 
 
 class DraftpadCommands(Provider):

@@ -19,7 +19,7 @@ def drafting() -> Any:
 @contextmanager
 def library() -> Iterator[Any]:
     """A short-lived library connection: each worker thread opens its own."""
-    from retrieval.library import open_library
+    from retrieval import open_library
 
     lib = open_library()
     try:
@@ -53,6 +53,6 @@ def first_line(exc: BaseException) -> str:
 def message_of(exc: BaseException) -> str:
     """The one line a notification shows for a failure."""
     text = first_line(exc)
-    from engine.errors import UserError
+    from engine import UserError
 
     return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"

@@ -19,7 +19,7 @@ class Place:
 
 
 def _path() -> Path:
-    from engine.paths import data_dir
+    from engine import data_dir
 
     return data_dir() / FILE_NAME
 

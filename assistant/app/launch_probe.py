@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from assistant.app.main import DraftpadApp, process_age
+from assistant.app.app import DraftpadApp, process_age
 
 
 def main() -> None:

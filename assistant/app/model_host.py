@@ -56,8 +56,7 @@ class ModelHost:
         """Blocking; meant for a worker thread. Errors are kept as one line for the UI."""
         self.started_at = time.monotonic()
         try:
-            from engine import load_model
-            from engine.errors import UserError
+            from engine import UserError, load_model
 
             try:
                 self.lm = load_model(self.spec, self.device, self.dtype)
@@ -119,7 +118,7 @@ class ModelHost:
         if self.lm is None:
             return None
         try:
-            from engine.adaptive import baseline_tok_s
+            from engine import baseline_tok_s
 
             return float(baseline_tok_s(self.lm))
         except Exception:  # noqa: BLE001 - no estimate: the status bar leaves speedup out

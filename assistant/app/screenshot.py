@@ -28,10 +28,10 @@ def main() -> None:
     os.environ["DRAFTPAD_HOME"] = tempfile.mkdtemp(prefix="draftpad-shot-")
 
     from assistant import drafting
-    from assistant.app.main import DraftpadApp
+    from assistant.app.app import DraftpadApp
 
     if args.library is not None:
-        from retrieval.library import open_library
+        from retrieval import open_library
 
         library = open_library()
         try:

@@ -4,7 +4,6 @@ with the library, the templates and the document being edited as the n-gram mode
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from assistant.app.model_host import ModelHost
 
@@ -26,19 +25,9 @@ def continuations(host: ModelHost, prefix: str, cancel: threading.Event, k: int 
     try:
         if cancel.is_set():
             return []
-        from engine.superposed import suggest
+        from assistant.drafting import suggest
 
-        found = suggest(host.lm, context, k=k, max_tokens=max_tokens, ngram=_ngram(host, document), cancel=cancel)
+        found = suggest(host.lm, context, k=k, max_tokens=max_tokens, document=document, cancel=cancel)
         return [s.text for s in found]
     finally:
         host.busy.release()
-
-
-def _ngram(host: ModelHost, document: str) -> Any:
-    """The library + templates + this document's n-gram model; None if it cannot be had."""
-    try:
-        from assistant.suggestions import ngram_for
-
-        return ngram_for(host.lm, document)
-    except Exception:  # noqa: BLE001 - suggestions still work from the model alone
-        return None

@@ -60,16 +60,11 @@ class AskScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="ask")
     def ask(self, prompt: str, cancel: threading.Event) -> None:
-        from assistant import generation_log
-        from engine.generation import GenerationConfig, generate
-
         host = self.dp.host
-        messages = [{"role": "user", "content": prompt}]
         try:
             with host.job("answering…"):
-                result = generate(host.lm, messages, GenerationConfig(max_new_tokens=256),
-                                  on_text=lambda chunk: self.app.call_from_thread(self._append, chunk), cancel=cancel)
-            generation_log.record("ask", host.lm, messages, result)
+                result = core.drafting().ask(host.lm, prompt, max_new_tokens=256, cancel=cancel,
+                                             on_text=lambda chunk: self.app.call_from_thread(self._append, chunk))
         except Exception as exc:  # noqa: BLE001 - errors become notifications
             self.app.call_from_thread(self._failed, core.first_line(exc))
             return

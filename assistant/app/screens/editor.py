@@ -22,8 +22,8 @@ from textual.widgets.option_list import Option
 
 from assistant.app import buffers, core
 from assistant.app.base import DraftpadScreen, attached_only
-from assistant.app.dialogs import ConfirmScreen, PickScreen
-from assistant.app.ghost_text import GhostTextArea
+from assistant.app.widgets.dialogs import ConfirmScreen, PickScreen
+from assistant.app.widgets.ghost_text import GhostTextArea
 from assistant.app.suggestion_source import continuations
 
 SAVE_DELAY = 0.4  # seconds of quiet before the buffer file is rewritten
@@ -285,14 +285,8 @@ class EditorScreen(DraftpadScreen):
     def wording_before_draft(self) -> str:
         """For a section whose template wording wraps the model's prose, the words that come before
         it: shown first, so the streamed prose reads in place (the stored text replaces it at the end)."""
-        from assistant.prompts import wording_before_slot
-        from assistant.workflow import section_spec
-
-        spec = section_spec(self.template, self.section.key)
-        if spec is None or spec.mode != "mixed":
-            return ""
         try:
-            return wording_before_slot(self.template, spec.text, self.session.values)
+            return core.drafting().wording_before_draft(self.session_id, self.position)
         except Exception:  # noqa: BLE001 - only a preview
             return ""
 

@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from assistant.app import core
 from assistant.app.base import attached_only
-from assistant.app.dialogs import MODAL_CSS, ConfirmScreen
+from assistant.app.widgets.dialogs import MODAL_CSS, ConfirmScreen
 
 FORMATS = ("md", "docx")
 

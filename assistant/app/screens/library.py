@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from assistant.app import core
 from assistant.app.base import DraftpadScreen, attached_only
-from assistant.app.dialogs import PromptScreen
+from assistant.app.widgets.dialogs import PromptScreen
 
 SEARCH_DELAY = 0.25  # seconds after the last keystroke before searching
 
@@ -167,9 +167,7 @@ class LibraryScreen(DraftpadScreen):
         if not host.ready:
             return
         try:
-            from assistant.suggestions import refresh_store
-
-            refresh_store(host.lm)
+            core.drafting().refresh_suggestions(host.lm)
         except Exception as exc:  # noqa: BLE001 - suggestions keep working with the old store
             self.app.call_from_thread(self.notify, f"Suggestions not updated: {core.message_of(exc)}",
                                       severity="warning")

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 
 from assistant.app import core
-from assistant.app.answers import check_all, check_answer
+from assistant.drafting import check_all, check_answer
 from assistant.app.base import DraftpadScreen, attached_only
 
 TYPE_HINTS = {"date": "date", "money": "amount", "number": "number", "person": "name and details",

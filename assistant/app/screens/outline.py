@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from assistant.app import core
 from assistant.app.base import DraftpadScreen, attached_only
-from assistant.app.dialogs import ConfirmScreen, PromptScreen
+from assistant.app.widgets.dialogs import ConfirmScreen, PromptScreen
 
 STATUS_MARKS = {"planned": ("○", "dim"), "drafted": ("◐", "yellow"), "accepted": ("●", "green")}
 
@@ -32,7 +32,7 @@ def section_label(section: Any, required: bool) -> Text:
 
 def planner_view(raw: str) -> Text:
     """The titles read so far from the model's finished lines, then what it is writing now."""
-    from assistant.prompts import parse_titles
+    from assistant.drafting import parse_titles
 
     done, _, current = raw.rpartition("\n")
     titles = parse_titles(done)
@@ -298,7 +298,7 @@ class OutlineScreen(DraftpadScreen):
 
     @attached_only
     def show_findings(self, findings: list[Any]) -> None:
-        from assistant.app.dialogs import TextViewScreen
+        from assistant.app.widgets.dialogs import TextViewScreen
 
         if not findings:
             self.notify("No problems found.")

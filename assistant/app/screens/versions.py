@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from assistant.app.dialogs import MODAL_CSS
+from assistant.app.widgets.dialogs import MODAL_CSS
 
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:

@@ -1,0 +1,90 @@
+"""`draftpad generate` and `draftpad doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from assistant.cli.options import add_model_options
+
+    gen = sub.add_parser("generate", help="answer one prompt, streaming to stdout")
+    gen.add_argument("prompt", help="the prompt ('-' reads it from stdin)")
+    gen.add_argument("--system", default=None, help="a system message")
+    gen.add_argument("--max-new-tokens", type=int, default=256)
+    gen.add_argument("--temperature", type=float, default=0.0)
+    gen.add_argument("--top-p", type=float, default=1.0)
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--method", default="auto", help="decoding method: auto, recycling, greedy")
+    gen.add_argument("--json", action="store_true", help="end with one JSON line of text and stats")
+    add_model_options(gen)
+    gen.set_defaults(func=cmd_generate)
+
+    doctor = sub.add_parser("doctor", help="versions, device, model and data locations, offline status")
+    add_model_options(doctor)
+    doctor.add_argument("--no-load", action="store_true", help="do not load the model")
+    doctor.set_defaults(func=cmd_doctor)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from assistant import drafting
+    from engine import UserError, load_model
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise UserError("the prompt is empty")
+    if not 0.0 < args.top_p <= 1.0 or args.temperature < 0:
+        raise UserError("--temperature must be >= 0 and --top-p in (0, 1]")
+    lm = load_model(args.model, args.device, args.dtype)
+
+    def show(chunk: str) -> None:
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+    result = drafting.ask(lm, prompt, system=args.system or "", on_text=show, kind="generate",
+                          max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                          seed=args.seed, method=args.method)
+    sys.stdout.write("\n")
+    s = result.stats
+    if args.json:
+        print(json.dumps({"text": result.text, "new_tokens": s.new_tokens, "seconds": round(s.seconds, 4),
+                          "tok_s": round(s.tok_s, 2), "forwards": s.forwards,
+                          "tokens_per_forward": round(s.tokens_per_forward, 3), "method": s.method}))
+    else:
+        print(f"[{s.new_tokens} tokens, {s.tok_s:.1f} tok/s, {s.tokens_per_forward:.2f} tokens/forward, {s.method}]",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+    import transformers
+
+    from engine import data_dir, database_path, offline_status, pick_device, pick_dtype, resolve_spec
+
+    device = pick_device(args.device)
+    rows = [
+        ("python", platform.python_version()),
+        ("torch", torch.__version__),
+        ("transformers", transformers.__version__),
+        ("device", str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")),
+        ("dtype", str(pick_dtype(args.dtype, device)).replace("torch.", "")),
+        ("model spec", args.model),
+        ("model file", resolve_spec(args.model).display),
+        ("data directory", str(data_dir())),
+        ("database", str(database_path())),
+        ("offline", ", ".join(f"{k}={v}" for k, v in offline_status().items())),
+    ]
+    if not args.no_load:
+        from engine import load_model
+
+        lm = load_model(args.model, args.device, args.dtype)
+        rows.append(("model loaded", f"{type(lm.model).__name__}, vocab {lm.vocab_size}, {lm.load_seconds:.1f} s"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0

@@ -1,0 +1,251 @@
+"""Prompt building and output parsing for planning and drafting (pure functions, no model, no I/O).
+
+The embedded model is small, so prompts put the facts first, say plainly what to write and what
+not to, and keep context short: earlier sections are condensed and examples are trimmed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.drafting.templates import DRAFT_SLOT, SectionSpec, Template, render_text
+
+Messages = list[dict[str, str]]
+
+KIND_LABELS = {"adr": "architecture decision record", "legal": "Indian legal document", "patent": "patent specification"}
+CONDENSE_CHARS = 240
+EXAMPLE_CHARS = 600
+MAX_TITLE_WORDS = 8
+MAX_TITLE_CHARS = 60
+# Keeps one generation to one section: a new heading or a long gap means the model moved on.
+SECTION_STOPS = ("\n#", "\n\n\n", "\nSection ", "<|im_end|>")
+
+
+@dataclass(frozen=True)
+class PriorSection:
+    title: str
+    text: str
+    accepted: bool
+
+
+def facts_block(template: Template, values: dict[str, str], first: tuple[str, ...] = ()) -> str:
+    """One '- Label: value' line per given fact; the section's own facts (`first`) lead."""
+    lines = []
+    for f in sorted(template.fields, key=lambda f: f.name not in first):
+        if f.name not in first and f.type in ("date", "money", "number"):
+            continue  # a stray date or amount is what a small model copies into unrelated prose
+        value = str(values.get(f.name, "") or "").strip()
+        if value:
+            lines.append(f"- {f.label}: {value}")
+    return "\n".join(lines) or "- (no facts given)"
+
+
+def condense(text: str, limit: int = CONDENSE_CHARS) -> str:
+    """The first sentences of a section, up to `limit` characters: enough to keep later sections coherent."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    return (cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0]) + " …"
+
+
+def plan_messages(template: Template, variant: str, values: dict[str, str], similar_headings: list[str]) -> Messages:
+    usual = "\n".join(f"{i}. {s.title}" for i, s in enumerate(template.sections_for(variant), start=1))
+    similar = ""
+    if similar_headings:
+        similar = "\nHeadings used in similar documents: " + "; ".join(similar_headings[:12]) + "\n"
+    user = (
+        f"Facts:\n{facts_block(template, values)}\n\n"
+        f"Document type: {template.name}. {template.description}\n"
+        f"Usual sections:\n{usual}\n{similar}\n"
+        "List the section titles this document should have, one title per line, in order. "
+        "Titles only, no explanations."
+    )
+    return [
+        {"role": "system", "content": "You plan the structure of documents. Reply with a list of section titles only."},
+        {"role": "user", "content": user},
+    ]
+
+
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|[ivx]+[.)]|#+|section\s+\d+[:.]?)\s*", re.I)
+
+
+def parse_titles(output: str) -> list[str]:
+    """Section titles from the model's list; lines that read like prose are dropped."""
+    titles: list[str] = []
+    for line in output.splitlines():
+        title = _BULLET.sub("", line).strip().strip("*_`\"' :").strip()
+        if not title or len(title) > MAX_TITLE_CHARS or len(title.split()) > MAX_TITLE_WORDS:
+            continue
+        if title.endswith(".") and len(title.split()) > 3:
+            continue
+        if not re.search(r"[A-Za-z]", title):
+            continue
+        if title.casefold() not in {t.casefold() for t in titles}:
+            titles.append(title)
+    return titles
+
+
+def _stem(word: str) -> str:
+    # Enough to make "Party" meet "Parties" and "Term" meet "Terms"; not a real stemmer.
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+def _title_words(title: str) -> set[str]:
+    return {_stem(w) for w in re.findall(r"[a-z]+", title.casefold()) if len(w) > 2 and w not in {"and", "the", "for", "of"}}
+
+
+def matches(title: str, spec: SectionSpec) -> bool:
+    a, b = _title_words(title), _title_words(spec.title) | _title_words(spec.id.replace("-", " "))
+    return bool(a) and bool(a & b)
+
+
+def echoes_facts(title: str, values: dict[str, str]) -> bool:
+    """A 'title' that mostly repeats a fact (small models list the document's own title or gist)."""
+    words = _title_words(title)
+    for value in values.values():
+        have = _title_words(str(value))
+        if words and have and len(words & have) >= max(1, (len(words) + 1) // 2):
+            return True
+    return False
+
+
+def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: int = 3,
+               values: dict[str, str] | None = None) -> tuple[list[SectionSpec | str], list[str]]:
+    """The template's sections in order plus up to `max_extra` proposed titles that match none of them
+    and do not merely repeat the facts.
+
+    Extras go after the last non-fixed section, so closing fixed parts (schedule, signatures,
+    verification) stay at the end. Returns (outline, extras).
+    """
+    extras = [t for t in proposed if not any(matches(t, s) for s in specs) and not echoes_facts(t, values or {})]
+    extras = extras[:max_extra]
+    outline: list[SectionSpec | str] = list(specs)
+    last_prose = max((i for i, s in enumerate(specs) if s.mode != "fixed"), default=len(specs) - 1)
+    outline[last_prose + 1:last_prose + 1] = extras
+    return outline, extras
+
+
+def draft_messages(template: Template, values: dict[str, str], title: str, guidance: str, outline: list[str],
+                   position: int, prior: list[PriorSection], examples: list[str], fixed_text: str = "",
+                   uses: tuple[str, ...] = ()) -> Messages:
+    """The chat prompt for one section: facts, outline, earlier sections, examples, then the task."""
+    kind = KIND_LABELS.get(template.kind, "document")
+    parts = [f"Facts (use them exactly as written):\n{facts_block(template, values, uses)}"]
+    parts.append("Outline:\n" + "\n".join(
+        f"{i}. {t}{'  <- this section' if i == position else ''}" for i, t in enumerate(outline, start=1)))
+    written = [p for p in prior if p.text.strip()]
+    if written:
+        parts.append("Already written:\n" + "\n".join(
+            f"- {p.title}: {condense(p.text)}" for p in written[-4:]))
+    for example in examples[:2]:
+        parts.append(f"Example of a similar section from another document:\n{condense(example, EXAMPLE_CHARS)}")
+    task = f'Write the "{title}" section of this {template.name}.'
+    if guidance:
+        task += f" {guidance.strip()}"
+    if fixed_text:
+        before, _, after = fixed_text.partition("{" + DRAFT_SLOT + "}")
+        if before.strip():
+            task += f'\nThe section already begins: "{condense(before, 400)}"\nContinue it with new sentences; do not repeat it.'
+        if after.strip():
+            task += f' It will end with: "{condense(after, 200)}"'
+    task += "\nWrite plain paragraphs only: no heading, no title, no placeholders in brackets."
+    parts.append(task)
+    system = (f"You draft {kind}s. You write one section at a time, clearly and concisely, "
+              "using the facts given and nothing invented about the parties.")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+# Chatter a small chat model wraps around the text it was asked for.
+_META = re.compile(r"^(?:here is|here are|here's|sure|certainly|of course|this section|the section|note:|i hope|write the|continue)\b", re.I)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def _key(sentence: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", sentence.casefold()).split())
+
+
+def clean_section(text: str, title: str, already: str = "", keep_lead: bool = False) -> str:
+    """Tidy the model's prose for one section.
+
+    Small models wrap a section in its heading, loop on a sentence and stop mid-sentence at the
+    token limit. Drop the heading, every sentence said before (here or in `already`, the section's
+    fixed wording), and an unfinished last sentence when a finished one precedes it.
+    """
+    if keep_lead:
+        # A continuation of primed words: its first sentence finishes the fixed one, so it stays.
+        head, sep, rest = text.partition(". ")
+        if not sep:
+            return " ".join(text.split())
+        head = " ".join(head.split()) + "."
+        return f"{head} {clean_section(rest, title, already + chr(10) + head)}".strip()
+    lines = text.strip().splitlines()
+    while lines:
+        first = lines[0].strip().strip("#*_ ").rstrip(":").strip()
+        if first.casefold() in {title.casefold(), ""} or lines[0].lstrip().startswith("#"):
+            lines.pop(0)
+            continue
+        break
+    seen = {_key(s) for s in _SENTENCE.findall(already) if _key(s)}
+    openings: dict[str, int] = {}
+    paragraphs = []
+    for paragraph in re.split(r"\n\s*\n", "\n".join(lines)):
+        kept_lines = []
+        for line in paragraph.splitlines():
+            kept = []
+            for sentence in _SENTENCE.findall(line):
+                key = _key(sentence)
+                if not re.search(r"[a-z]", key) or _META.match(sentence.strip()):
+                    continue
+                if key in seen or any(len(key) > 20 and key in old for old in seen):
+                    continue
+                # A small model loops on one opening ("This matters because ..."): allow it twice.
+                opening = " ".join(key.split()[:3])
+                openings[opening] = openings.get(opening, 0) + 1
+                if len(key.split()) > 3 and openings[opening] > 2:
+                    continue
+                seen.add(key)
+                kept.append(sentence.strip())
+            if kept:
+                kept_lines.append(" ".join(kept))
+        if kept_lines:
+            paragraphs.append("\n".join(kept_lines))
+    cleaned = "\n\n".join(paragraphs).strip()
+    if cleaned and cleaned[-1] not in ".!?:;)\"'":
+        end = max(cleaned.rfind(". "), cleaned.rfind(".\n"), cleaned.rfind("? "), cleaned.rfind("! "))
+        if end > 0:
+            cleaned = cleaned[: end + 1].rstrip()
+        elif cleaned.endswith((",", " and", " or", " the", " of", " to", " a")):
+            cleaned = cleaned.rstrip(",")
+    return cleaned
+
+
+def lead_in(fixed_text: str) -> str:
+    """The words just before the {draft} slot in the same paragraph: the model's reply starts with them,
+    which steers a small model far better than describing them."""
+    before = fixed_text.partition("{" + DRAFT_SLOT + "}")[0]
+    return before.rsplit("\n\n", 1)[-1].lstrip() if "{" + DRAFT_SLOT + "}" in fixed_text else ""
+
+
+DRAFT_MARKER = "\x00DRAFT\x00"  # stands in for the {draft} slot while the fields are filled
+
+
+def _filled_around_slot(template: Template, fixed_text: str, values: dict[str, str]) -> str:
+    return render_text(template, fixed_text.replace("{" + DRAFT_SLOT + "}", DRAFT_MARKER), values)
+
+
+def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:
+    """A mixed section: the fixed wording with fields filled and the model's prose in the {draft} slot."""
+    filled = _filled_around_slot(template, fixed_text, values)
+    return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose.strip())).strip()
+
+
+def wording_before_slot(template: Template, fixed_text: str, values: dict[str, str]) -> str:
+    """The filled fixed wording that comes before the {draft} slot ("" when there is no slot)."""
+    if "{" + DRAFT_SLOT + "}" not in fixed_text:
+        return ""
+    return _filled_around_slot(template, fixed_text, values).split(DRAFT_MARKER, 1)[0].lstrip().rstrip(" ")

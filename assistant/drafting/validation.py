@@ -1,0 +1,225 @@
+"""Checks a session against its template and returns precise findings (pure functions, no I/O).
+
+Facts are compared after normalisation, because people and models write the same fact many ways:
+"Rs. 28,000/-" and "28000" are one amount, "01/03/2025" and "1st March, 2025" one date, and names
+match regardless of case, spacing or honorifics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass
+
+from assistant.drafting.sessions import Session
+from assistant.drafting.templates import Template, list_items, render_text
+
+MONTHS = {name: i for i, names in enumerate(
+    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+     ("december", "dec")], start=1) for name in names}
+_MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_ORD = r"(?:st|nd|rd|th)?"
+NUMERIC_DATE = re.compile(r"\b(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})\b")
+DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}}){_ORD}\s+(?:day\s+of\s+)?{_MONTH},?\s+(\d{{4}})\b", re.I)
+MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}}){_ORD},?\s+(\d{{4}})\b", re.I)
+NUMBER = re.compile(r"(?<![\d,])\d[\d,]*(?:\.\d+)?")
+HONORIFICS = {"mr", "mrs", "ms", "miss", "shri", "sri", "smt", "kumari", "km", "dr", "m/s", "ms."}
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+STOPWORDS = set("""a an the and or of to in on for with by from at as is are was were be been being this that these
+those it its we our us they their them will would should could can may might must not no so such than then there
+which who whom what when where why how all any each other into over under about also use using used""".split())
+
+# Text a template, a person or the model left to be filled in later.
+PLACEHOLDER_PATTERNS = [
+    (re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}"), "unfilled field"),
+    (re.compile(r"\[(?:[A-Z][^\]\n]{0,60}|insert[^\]\n]{0,60}|\.\.\.|…)\](?!\()"), "bracketed placeholder"),
+    (re.compile(r"<(?:insert|name|date|address|amount)[^>\n]{0,60}>", re.I), "angle-bracket placeholder"),
+    (re.compile(r"_{4,}"), "blank line to fill in"),
+    (re.compile(r"\b(?:TODO|TBD|XXX+)\b"), "marker"),
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | order | not_drafted
+    message: str
+    severity: str = "error"  # error | warning
+    section: int | None = None  # 1-based outline position
+    section_title: str = ""
+    field: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- normalisation --------------------------------------------------------------------------------
+
+def norm_words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
+
+
+def norm_number(token: str) -> str:
+    digits = token.replace(",", "")
+    if "." in digits:
+        whole, _, frac = digits.partition(".")
+        digits = whole if not frac.strip("0") else f"{whole}.{frac.rstrip('0')}"
+    return digits.lstrip("0") or "0"
+
+
+def numbers_in(text: str) -> set[str]:
+    return {norm_number(m.group(0).rstrip(",")) for m in NUMBER.finditer(text)}
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def dates_in(text: str) -> set[dt.date]:
+    """Every date the text can be read as; numeric dates count both day-first and month-first."""
+    found: set[dt.date] = set()
+    for a, b, c in NUMERIC_DATE.findall(text):
+        x, y, z = int(a), int(b), int(c)
+        if len(a) == 4:
+            candidates = [(x, y, z)]
+        else:
+            year = z + 2000 if len(c) == 2 else z
+            candidates = [(year, y, x), (year, x, y)]
+        found.update(d for d in (_safe_date(*c_) for c_ in candidates) if d)
+    for day, month, year in DAY_MONTH_YEAR.findall(text):
+        d = _safe_date(int(year), MONTHS[month.lower()], int(day))
+        if d:
+            found.add(d)
+    for month, day, year in MONTH_DAY_YEAR.findall(text):
+        d = _safe_date(int(year), MONTHS[month.lower()], int(day))
+        if d:
+            found.add(d)
+    return found
+
+
+def _name_words(value: str) -> list[str]:
+    return [w for w in norm_words(value).split() if w not in HONORIFICS]
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in norm_words(text).split() if len(w) > 3 and w not in STOPWORDS}
+
+
+def fact_present(kind: str, value: str, text: str) -> tuple[bool, str]:
+    """Whether `value` (a field of type `kind`) appears in `text`; the string says what was missing."""
+    value = value.strip()
+    if not value:
+        return True, ""
+    if kind == "money" or (kind == "number" and numbers_in(value)):
+        wanted = numbers_in(value)
+        if wanted:
+            have = numbers_in(text)
+            missing = sorted(wanted - have)
+            if kind == "number" and missing:
+                words = set(norm_words(text).split())
+                missing = [m for m in missing if not (m.isdigit() and int(m) < len(NUMBER_WORDS)
+                                                      and NUMBER_WORDS[int(m)] in words)]
+            return not missing, ", ".join(missing)
+    if kind == "date":
+        wanted_dates = dates_in(value)
+        if wanted_dates:
+            ok = bool(wanted_dates & dates_in(text))
+            return ok, "" if ok else value
+    if kind == "list":
+        items = [i for i in list_items(value) if norm_words(i)]
+        missing = [i.strip() for i in items if f" {norm_words(i)} " not in f" {norm_words(text)} "]
+        return not missing, "; ".join(missing)
+    if kind == "long_text":
+        if norm_words(value) in norm_words(text):
+            return True, ""
+        wanted = content_words(value)
+        if not wanted:
+            return True, ""
+        missing = sorted(wanted - content_words(text))
+        # A gist is expanded into prose, not copied: most of its content words must survive.
+        ok = len(missing) <= 0.4 * len(wanted)
+        return ok, "" if ok else "words " + ", ".join(missing[:8])
+    if kind == "person":
+        words = _name_words(value)
+        ok = not words or f" {' '.join(words)} " in f" {norm_words(text)} "
+        return ok, "" if ok else value
+    ok = f" {norm_words(value)} " in f" {norm_words(text)} "
+    return ok, "" if ok else value
+
+
+def placeholders_in(text: str) -> list[tuple[str, str]]:
+    """(the placeholder, what kind it is) for every unresolved placeholder in the text."""
+    out = []
+    for pattern, label in PLACEHOLDER_PATTERNS:
+        out.extend((m.group(0), label) for m in pattern.finditer(text))
+    return out
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+def _quote(value: str, limit: int = 40) -> str:
+    value = " ".join(value.split())
+    return f'"{value[: limit - 1]}…"' if len(value) > limit else f'"{value}"'
+
+
+def validate_session(template: Template, session: Session) -> list[Finding]:
+    findings: list[Finding] = []
+    specs = template.sections_for(session.variant)
+    order = {spec.id: i for i, spec in enumerate(specs)}
+    by_key = {s.key: s for s in session.sections if s.key}
+
+    for f in template.fields:
+        if f.required and not str(session.values.get(f.name, "")).strip():
+            findings.append(Finding("missing_value", f"field '{f.name}' ({f.label}) has no value", field=f.name))
+
+    for spec in specs:
+        section = by_key.get(spec.id)
+        if section is None:
+            if spec.required:
+                findings.append(Finding("missing_section", f"required section '{spec.title}' is not in the outline",
+                                        section_title=spec.title))
+            continue
+        where = f"section {section.position} '{section.title}'"
+        if not section.text.strip():
+            severity = "error" if spec.required else "warning"
+            code = "empty_section" if section.current else "not_drafted"
+            findings.append(Finding(code, f"{where} is {'empty' if section.current else 'not drafted yet'}",
+                                    severity, section.position, section.title))
+            continue
+        for name in spec.uses:
+            field_spec = template.field(name)
+            value = str(session.values.get(name, ""))
+            ok, missing = fact_present(field_spec.type if field_spec else "text", value, section.text)
+            if not ok:
+                detail = f" (missing {missing})" if missing and missing != value.strip() else ""
+                findings.append(Finding("missing_fact", f"{where} does not mention {name} {_quote(value)}{detail}",
+                                        "error", section.position, section.title, name))
+
+    for section in session.sections:
+        if not section.key and not section.text.strip():
+            findings.append(Finding("not_drafted", f"section {section.position} '{section.title}' is "
+                                    f"{'empty' if section.current else 'not drafted yet'}", "warning",
+                                    section.position, section.title))
+        for found, label in placeholders_in(section.text):
+            findings.append(Finding("placeholder", f"section {section.position} '{section.title}' has an unresolved "
+                                    f"{label}: {_quote(found)}", "error", section.position, section.title))
+
+    heading = render_text(template, template.heading, session.values) if template.heading else ""
+    for found, label in placeholders_in(heading):
+        findings.append(Finding("placeholder", f"the document heading has an unresolved {label}: {_quote(found)}"))
+
+    keyed = [s for s in session.sections if s.key in order]
+    for before, after in zip(keyed, keyed[1:]):
+        if order[after.key] < order[before.key]:
+            findings.append(Finding(
+                "order", f"section {after.position} '{after.title}' comes after section {before.position} "
+                f"'{before.title}' but the template puts it first", "warning", after.position, after.title))
+    return findings
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]

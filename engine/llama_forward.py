@@ -1,0 +1,291 @@
+"""Our own forward for the Llama family (Llama, SmolLM2, Qwen2/2.5, Mistral), gpt-fast style.
+
+Pure functions over weights taken from the loaded HF model, read top to bottom: embed, then per
+layer RMSNorm -> fused QKV -> RoPE -> write K/V into the preallocated cache in place -> grouped
+attention -> output projection -> RMSNorm -> fused gate/up -> SiLU -> down, then the final norm and
+the LM head. What it avoids, and why it exists: HF's per-layer Python and kwargs plumbing, a
+`DynamicCache` that concatenates the whole cache every step, and `repeat_kv`, which copies K/V
+once per query head whenever a 4D (tree) mask is passed.
+
+Grouped-query attention without repeating K/V: the query heads that share a KV head are folded
+into the query-length axis, so one SDPA call per layer attends [n_kv, group * width, head_dim]
+queries to [n_kv, length, head_dim] keys; the mask is tiled `group` times instead of the cache.
+
+The fused weights are built once; HF's q/k/v and gate/up Linear layers are pointed at views of
+them, so the fallback path and ours share one copy of every weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+SUPPORTED = ("llama", "qwen2", "mistral")
+STATIC_ROPE = ("default", "linear", "llama3")  # cos/sin depend on the position only
+
+
+@dataclass(frozen=True)
+class Shape:
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    hidden: int
+    eps: float
+    max_positions: int
+
+    @property
+    def group(self) -> int:
+        return self.heads // self.kv_heads
+
+    @property
+    def q_size(self) -> int:
+        return self.heads * self.head_dim
+
+    @property
+    def kv_size(self) -> int:
+        return self.kv_heads * self.head_dim
+
+
+@dataclass(frozen=True)
+class Layer:
+    attn_norm: torch.Tensor
+    qkv: torch.Tensor  # [q + 2 kv, hidden]
+    qkv_bias: torch.Tensor | None
+    out: torch.Tensor
+    out_bias: torch.Tensor | None
+    mlp_norm: torch.Tensor
+    gate_up: torch.Tensor  # [2 intermediate, hidden]
+    down: torch.Tensor
+    window: int | None  # sliding-window attention span, None = full
+
+
+@dataclass(frozen=True)
+class Weights:
+    shape: Shape
+    embed: torch.Tensor
+    layers: tuple[Layer, ...]
+    norm: torch.Tensor
+    lm_head: torch.Tensor
+    cos: torch.Tensor  # [max_positions, head_dim], HF's own rotary values
+    sin: torch.Tensor
+
+
+def unsupported_reason(model: torch.nn.Module) -> str | None:
+    """Why our forward cannot run this model (None = it can)."""
+    config = getattr(model, "config", None)
+    kind = getattr(config, "model_type", None)
+    if kind not in SUPPORTED:
+        return f"architecture {kind!r} is not in the Llama family"
+    if getattr(config, "hidden_act", "silu") != "silu":
+        return f"activation {config.hidden_act!r}"
+    if getattr(config, "mlp_bias", False):
+        return "MLP biases"
+    rope = (getattr(config, "rope_parameters", None) or {}).get("rope_type", "default")
+    if rope not in STATIC_ROPE:
+        return f"rope type {rope!r} changes with the sequence length"
+    inner = getattr(model, "model", None)
+    if inner is None or not hasattr(inner, "layers") or not hasattr(inner, "rotary_emb"):
+        return "unexpected module layout"
+    return None
+
+
+def _window(config, index: int) -> int | None:
+    kind = config.model_type
+    window = getattr(config, "sliding_window", None)
+    if not window:
+        return None
+    if kind == "mistral":
+        return int(window)
+    types = getattr(config, "layer_types", None)
+    return int(window) if types and types[index] == "sliding_attention" else None
+
+
+@torch.no_grad()
+def extract(model: torch.nn.Module) -> Weights:
+    """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them)."""
+    config, inner = model.config, model.model
+    attn0 = inner.layers[0].self_attn
+    head_dim = int(attn0.head_dim)
+    shape = Shape(len(inner.layers), int(config.num_attention_heads), int(config.num_key_value_heads), head_dim,
+                  int(config.hidden_size), float(inner.norm.variance_epsilon), int(config.max_position_embeddings))
+    layers = []
+    for index, block in enumerate(inner.layers):
+        attn, mlp = block.self_attn, block.mlp
+        qkv = _fuse(attn.q_proj, attn.k_proj, attn.v_proj)
+        bias = None
+        if attn.q_proj.bias is not None:
+            bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
+        gate_up = _fuse(mlp.gate_proj, mlp.up_proj)
+        layers.append(Layer(block.input_layernorm.weight, qkv, bias, attn.o_proj.weight, attn.o_proj.bias,
+                            block.post_attention_layernorm.weight, gate_up, mlp.down_proj.weight,
+                            _window(config, index)))
+    embed = inner.embed_tokens.weight
+    positions = torch.arange(shape.max_positions, device=embed.device)[None]
+    cos, sin = inner.rotary_emb(embed[:1], positions)
+    return Weights(shape, embed, tuple(layers), inner.norm.weight, model.lm_head.weight, cos[0], sin[0])
+
+
+def _fuse(*linears: torch.nn.Linear) -> torch.Tensor:
+    """One weight matrix for several Linear layers reading the same input; each layer's weight
+    becomes a view of it, so memory is not doubled and HF's forward still works."""
+    fused = torch.cat([lin.weight for lin in linears]).contiguous()
+    start = 0
+    for lin in linears:
+        rows = lin.weight.shape[0]
+        lin.weight = torch.nn.Parameter(fused[start:start + rows], requires_grad=False)
+        start += rows
+    return fused
+
+
+# ---- the KV cache we own ------------------------------------------------------------------------
+
+@dataclass
+class KVCache:
+    """K and V of every layer in one preallocated tensor [layers, 2, kv_heads, capacity, head_dim].
+    Entries [0, length) are the sequence; a forward writes its new entries after them in place."""
+
+    data: torch.Tensor
+    length: int = 0
+
+    @property
+    def capacity(self) -> int:
+        return int(self.data.shape[3])
+
+
+def new_cache(shape: Shape, capacity: int, dtype: torch.dtype, device: torch.device) -> KVCache:
+    data = torch.zeros(shape.layers, 2, shape.kv_heads, capacity, shape.head_dim, dtype=dtype, device=device)
+    return KVCache(data)
+
+
+def reserve(cache: KVCache, needed: int, limit: int) -> None:
+    """Grow the buffer (doubling, capped at the model's context) so `needed` entries fit."""
+    if needed <= cache.capacity:
+        return
+    if needed > limit:
+        raise ValueError(f"sequence of {needed} tokens exceeds the model's context of {limit}")
+    size = min(max(needed, 2 * cache.capacity), limit)
+    grown = cache.data.new_zeros(*cache.data.shape[:3], size, cache.data.shape[4])
+    grown[:, :, :, :cache.length] = cache.data[:, :, :, :cache.length]
+    cache.data = grown
+
+
+def commit_path(cache: KVCache, start: int, path: torch.Tensor) -> None:
+    """After a tree forward written at start.. (root at `start`), keep the root and the accepted
+    nodes `path` (tree indices, in order): one index copy for all layers, then a length update."""
+    count = int(path.numel())
+    if count:
+        src = path + start
+        cache.data[:, :, :, start + 1:start + 1 + count] = cache.data.index_select(3, src)
+    cache.length = start + 1 + count
+
+
+# ---- masks and positions, built on the device ---------------------------------------------------
+
+def tree_visibility(parents: torch.Tensor, max_depth: int) -> torch.Tensor:
+    """[w, w] bool: node i sees node j when j is i or one of its ancestors (parents[0] = -1)."""
+    width = parents.shape[0]
+    up = parents.clamp(min=0)  # the root is its own parent, so walking up stops there
+    cur = torch.arange(width, device=parents.device)
+    hops = [cur]
+    for _ in range(max_depth):
+        cur = up[cur]
+        hops.append(cur)
+    seen = torch.zeros(width, width, dtype=torch.bool, device=parents.device)
+    return seen.scatter_(1, torch.stack(hops, dim=1), True)
+
+
+def chain_visibility(width: int, device: torch.device) -> torch.Tensor:
+    return torch.ones(width, width, dtype=torch.bool, device=device).tril_()
+
+
+def full_mask(inside: torch.Tensor, start: int, positions: torch.Tensor, window: int | None) -> torch.Tensor:
+    """[w, start + w] bool: the whole prefix (or its last `window` positions) plus `inside`."""
+    width = inside.shape[0]
+    prefix = torch.ones(width, start, dtype=torch.bool, device=inside.device)
+    if window is not None and start:
+        keys = torch.arange(start, device=inside.device)
+        prefix = keys[None, :] > positions[:, None] - window
+    return torch.cat([prefix, inside], dim=1)
+
+
+# ---- the forward ---------------------------------------------------------------------------------
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    # in fp32 then back, exactly as HF's LlamaRMSNorm does
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(x.dtype)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """RoPE on [w, heads, head_dim] with cos/sin [w, 1, head_dim]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None,
+           shape: Shape) -> torch.Tensor:
+    """q [w, heads, d] against keys/values [kv_heads, length, d]; returns [w, heads * d].
+    `mask` is [group * w, length] (already tiled per query head of a group) or None (see all)."""
+    width = q.shape[0]
+    grouped = q.view(width, shape.kv_heads, shape.group, shape.head_dim).permute(1, 2, 0, 3)
+    grouped = grouped.reshape(1, shape.kv_heads, shape.group * width, shape.head_dim)
+    out = F.scaled_dot_product_attention(grouped, keys[None], values[None], attn_mask=mask)
+    out = out.view(shape.kv_heads, shape.group, width, shape.head_dim).permute(2, 0, 1, 3)
+    return out.reshape(width, shape.q_size)
+
+
+def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, cos: torch.Tensor,
+                  sin: torch.Tensor, mask: torch.Tensor | None, shape: Shape) -> torch.Tensor:
+    """One decoder block on hidden states [w, hidden]; writes this block's K/V at start.. of `kv`
+    ([2, kv_heads, capacity, d], this layer's slice of the cache)."""
+    width = x.shape[0]
+    h = rms_norm(x, layer.attn_norm, shape.eps)
+    qkv = F.linear(h, layer.qkv, layer.qkv_bias)
+    q, k, v = qkv.split((shape.q_size, shape.kv_size, shape.kv_size), dim=-1)
+    q = rotate(q.view(width, shape.heads, shape.head_dim), cos, sin)
+    k = rotate(k.view(width, shape.kv_heads, shape.head_dim), cos, sin)
+    end = start + width
+    kv[0, :, start:end] = k.transpose(0, 1)
+    kv[1, :, start:end] = v.view(width, shape.kv_heads, shape.head_dim).transpose(0, 1)
+    attn = attend(q, kv[0, :, :end], kv[1, :, :end], mask, shape)
+    x = x + F.linear(attn, layer.out, layer.out_bias)
+    h = rms_norm(x, layer.mlp_norm, shape.eps)
+    gate, up = F.linear(h, layer.gate_up).chunk(2, dim=-1)
+    return x + F.linear(F.silu(gate) * up, layer.down)
+
+
+def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.Tensor,
+            inside: torch.Tensor | None, keep: int = 0) -> torch.Tensor:
+    """Hidden states x [w, hidden] at `positions` [w] after the cache's `length` entries; `inside`
+    [w, w] is who sees whom among the new entries (None: a single token). Appends w entries to
+    the cache and returns the logits of the last `keep` rows (0 = all): [keep or w, vocab]."""
+    shape = weights.shape
+    start, width = cache.length, x.shape[0]
+    cos, sin = weights.cos[positions][:, None], weights.sin[positions][:, None]
+    masks: dict[int | None, torch.Tensor | None] = {}
+    for index, layer in enumerate(weights.layers):
+        if layer.window not in masks:
+            masks[layer.window] = _layer_mask(inside, start, positions, layer.window, shape.group)
+        x = layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
+    cache.length = start + width
+    if keep:
+        x = x[-keep:]
+    return F.linear(rms_norm(x, weights.norm, shape.eps), weights.lm_head)
+
+
+def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor, window: int | None,
+                group: int) -> torch.Tensor | None:
+    if inside is None and (window is None or start + 1 <= window):
+        return None  # one new token that may see every cached entry
+    if inside is None:
+        inside = torch.ones(1, 1, dtype=torch.bool, device=positions.device)
+    return full_mask(inside, start, positions, window).repeat(group, 1)
+
+
+def embed(weights: Weights, tokens: torch.Tensor) -> torch.Tensor:
+    return F.embedding(tokens, weights.embed)

@@ -1,0 +1,76 @@
+"""Prefix reuse across calls: the KV of recent prompts, bounded in bytes, least recently used out.
+
+A suggestion after one more typed word, or the next section of the same document, shares a long
+token prefix with an earlier prompt; copying that prefix's K/V (a few milliseconds) replaces
+running it through the model again (hundreds). Entries hold our own cache layout
+[layers, 2, kv_heads, tokens, head_dim]; the HF fallback does not use them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+DEFAULT_BUDGET_BYTES = 128 * 2**20
+
+
+@dataclass
+class PrefixEntry:
+    tokens: np.ndarray  # int64 [n]
+    kv: torch.Tensor  # [layers, 2, kv_heads, n, head_dim]
+
+    @property
+    def nbytes(self) -> int:
+        return self.kv.numel() * self.kv.element_size()
+
+
+def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    diff = np.nonzero(a[:n] != b[:n])[0]
+    return int(diff[0]) if len(diff) else n
+
+
+@dataclass
+class PrefixCache:
+    budget_bytes: int = DEFAULT_BUDGET_BYTES
+    entries: "OrderedDict[int, PrefixEntry]" = field(default_factory=OrderedDict)
+    hits: int = 0
+    reused_tokens: int = 0
+    _next: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(e.nbytes for e in self.entries.values())
+
+    def longest(self, ids: list[int]) -> tuple[PrefixEntry | None, int]:
+        """The entry sharing the longest token prefix with `ids`, and that length (marked used)."""
+        probe = np.asarray(ids, dtype=np.int64)
+        best, best_len, best_key = None, 0, None
+        for key, entry in self.entries.items():
+            n = common_prefix(entry.tokens, probe)
+            if n > best_len:
+                best, best_len, best_key = entry, n, key
+        if best_key is not None:
+            self.entries.move_to_end(best_key)
+        return best, best_len
+
+    def put(self, ids: list[int], kv: torch.Tensor) -> None:
+        """Remember the K/V of `ids` (kv is copied); entries that are a prefix of it are dropped."""
+        tokens = np.asarray(ids, dtype=np.int64)
+        entry = PrefixEntry(tokens, kv.clone())
+        if entry.nbytes > self.budget_bytes:
+            return
+        for key in [k for k, e in self.entries.items() if common_prefix(e.tokens, tokens) == len(e.tokens)]:
+            del self.entries[key]
+        self.entries[self._next] = entry
+        self._next += 1
+        while self.nbytes > self.budget_bytes:
+            self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()

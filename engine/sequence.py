@@ -1,0 +1,168 @@
+"""One sequence's KV state and the forwards that extend it, whichever forward the model runs.
+
+Every decoding method talks to a `Sequence`: `run` new tokens (a causal chain, or a draft tree
+given by parent indices, whose positions are the cached length plus each node's depth),
+`keep_path` after a tree (keep the root and the accepted nodes), `truncate`. `OwnSequence` runs
+our Llama-family forward over a cache the engine owns; `HFSequence` runs any other architecture
+through transformers with a `DynamicCache`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence as Seq
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from engine import llama_forward as lf
+from engine.hf_call import model_call
+from engine.verify import keep_accepted
+
+MIN_ROOM = 256  # free entries a new cache gets beyond the prompt: most generations never regrow
+
+
+class Sequence(Protocol):
+    length: int
+    forwards: int
+
+    def run(self, tokens: Seq[int], parents: Seq[int] | None = None, depth: Seq[int] | None = None,
+            keep: int = 0) -> torch.Tensor: ...
+
+    def run_embeds(self, embeds: torch.Tensor, keep: int = 0) -> torch.Tensor: ...
+
+    def keep_path(self, start: int, path: list[int]) -> None: ...
+
+    def truncate(self, length: int) -> None: ...
+
+
+@dataclass
+class OwnSequence:
+    weights: lf.Weights
+    cache: lf.KVCache
+    device: torch.device
+    forwards: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.cache.length
+
+    def _inputs(self, width: int, parents: Seq[int] | None, depth: Seq[int] | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        start = self.cache.length
+        lf.reserve(self.cache, start + width, self.weights.shape.max_positions)
+        if parents is None:
+            positions = torch.arange(start, start + width, device=self.device)
+            return positions, None if width == 1 else lf.chain_visibility(width, self.device)
+        shape = torch.tensor([list(parents), list(depth)], device=self.device)  # one host-to-device copy
+        return shape[1] + start, lf.tree_visibility(shape[0], int(max(depth)))
+
+    @torch.inference_mode()
+    def run(self, tokens: Seq[int], parents: Seq[int] | None = None, depth: Seq[int] | None = None,
+            keep: int = 0) -> torch.Tensor:
+        ids = torch.as_tensor(tokens, device=self.device)
+        positions, inside = self._inputs(len(ids), parents, depth)
+        self.forwards += 1
+        return lf.forward(self.weights, self.cache, lf.embed(self.weights, ids), positions, inside, keep)
+
+    @torch.inference_mode()
+    def run_embeds(self, embeds: torch.Tensor, keep: int = 0) -> torch.Tensor:
+        positions, inside = self._inputs(embeds.shape[0], None, None)
+        self.forwards += 1
+        return lf.forward(self.weights, self.cache, embeds, positions, inside, keep)
+
+    @torch.inference_mode()
+    def keep_path(self, start: int, path: list[int]) -> None:
+        lf.commit_path(self.cache, start, torch.tensor(path, dtype=torch.long, device=self.device))
+
+    def truncate(self, length: int) -> None:
+        self.cache.length = min(length, self.cache.length)
+
+    def kv(self) -> torch.Tensor:
+        return self.cache.data[:, :, :, :self.cache.length]
+
+
+@dataclass
+class HFSequence:
+    model: torch.nn.Module
+    device: torch.device
+    dtype: torch.dtype
+    cache: DynamicCache = field(default_factory=DynamicCache)
+    forwards: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.cache.get_seq_length()
+
+    @torch.inference_mode()
+    def run(self, tokens: Seq[int], parents: Seq[int] | None = None, depth: Seq[int] | None = None,
+            keep: int = 0) -> torch.Tensor:
+        ids = torch.tensor([list(tokens)], device=self.device)
+        self.forwards += 1
+        if parents is None:
+            return model_call(self.model, self.cache, input_ids=ids, logits_to_keep=keep).logits[0]
+        mask, positions = tree_mask_inputs(list(parents), list(depth), self.length, self.dtype, self.device)
+        out = model_call(self.model, self.cache, input_ids=ids, attention_mask=mask, position_ids=positions,
+                         logits_to_keep=keep)
+        return out.logits[0]
+
+    @torch.inference_mode()
+    def run_embeds(self, embeds: torch.Tensor, keep: int = 0) -> torch.Tensor:
+        self.forwards += 1
+        return model_call(self.model, self.cache, inputs_embeds=embeds[None], logits_to_keep=keep).logits[0]
+
+    def keep_path(self, start: int, path: list[int]) -> None:
+        keep_accepted(self.cache, start, path)
+
+    def truncate(self, length: int) -> None:
+        if length < self.length:
+            self.cache.crop(length - self.length)
+
+
+def tree_mask_inputs(parents: list[int], depth: list[int], cached: int, dtype: torch.dtype, device: torch.device
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """HF's form of a tree: an additive 4D mask [1, 1, w, cached + w] and position ids [1, w]."""
+    width = len(parents)
+    inside = np.eye(width, dtype=bool)
+    for i in range(1, width):
+        inside[i] |= inside[parents[i]]
+    visible = torch.ones(width, cached + width, dtype=torch.bool)
+    visible[:, cached:] = torch.from_numpy(inside)
+    mask = torch.zeros(width, cached + width, dtype=dtype).masked_fill_(~visible, torch.finfo(dtype).min)
+    positions = torch.tensor(depth, dtype=torch.long) + cached
+    return mask.to(device)[None, None], positions.to(device)[None]
+
+
+def new_sequence(lm, room: int = MIN_ROOM) -> Sequence:
+    """An empty sequence on the model's forward (ours when the architecture allows)."""
+    weights = lm.own_weights
+    if weights is None:
+        return HFSequence(lm.model, lm.device, lm.dtype)
+    capacity = min(max(room, 1), weights.shape.max_positions)
+    return OwnSequence(weights, lf.new_cache(weights.shape, capacity, lm.dtype, lm.device), lm.device)
+
+
+def prefill(lm, prompt_ids: list[int], room: int = MIN_ROOM, reuse: bool = True) -> tuple[Sequence, torch.Tensor]:
+    """A sequence holding the prompt and the logits after its last token. With our forward, the
+    longest prefix shared with a recent prompt is copied from the model's prefix cache instead of
+    recomputed, and this prompt is remembered for the next call."""
+    if not prompt_ids:
+        raise ValueError("cannot prefill an empty prompt")
+    seq = new_sequence(lm, len(prompt_ids) + room)
+    prefixes = lm.state.prefixes if reuse and isinstance(seq, OwnSequence) else None
+    start = 0
+    if prefixes is not None:
+        entry, shared = prefixes.longest(prompt_ids)
+        start = min(shared, len(prompt_ids) - 1)  # the last token always runs: its logits are needed
+        if entry is not None and start > 0:
+            seq.cache.data[:, :, :, :start] = entry.kv[:, :, :, :start]
+            seq.cache.length = start
+            prefixes.hits += 1
+            prefixes.reused_tokens += start
+        else:
+            start = 0
+    logits = seq.run(prompt_ids[start:], keep=1)[-1]
+    if prefixes is not None:
+        prefixes.put(prompt_ids, seq.kv())
+    return seq, logits

@@ -1,0 +1,276 @@
+"""Our own Llama-family forward: the same logits and the same greedy tokens as transformers (fp32),
+an engine-owned KV cache that stays exact through tree acceptance, and HF as the fallback."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from engine import llama_forward as lf
+from engine.generation import GenerationConfig, generate
+from engine.hf_call import cache_keyword, model_call
+from engine.sampling import SamplingParams, make_generator
+from engine.sequence import HFSequence, OwnSequence, new_sequence, prefill
+from engine.speculative import SpeculativeConfig, SpeculativeDecoder
+from engine.tree import ancestor_mask
+from engine.verify import keep_accepted
+from tests.tiny import build_tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+FAMILY = ("llama", "qwen2", "mistral")
+
+
+def build_mistral(folder: Path) -> Path:
+    from transformers import AutoModelForCausalLM, MistralConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(folder)
+    eos = tokenizer.eos_token_id
+    config = MistralConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=2048,
+                           sliding_window=None, eos_token_id=eos, bos_token_id=eos - 1, pad_token_id=0)
+    torch.manual_seed(3)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.eos_token_id = eos
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def family_dirs(tiny_model_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {"llama": tiny_model_dirs["llama"], "qwen2": tiny_model_dirs["qwen2"],
+            "mistral": build_mistral(tmp_path_factory.mktemp("tiny-mistral"))}
+
+
+@pytest.fixture(scope="module")
+def pairs(family_dirs) -> dict[str, tuple[engine.LoadedModel, engine.LoadedModel]]:
+    """(ours, HF) for each architecture of the family."""
+    return {arch: (engine.load_model(str(d), forward="own"), engine.load_model(str(d), forward="hf"))
+            for arch, d in family_dirs.items()}
+
+
+def random_prompt(rng: random.Random, vocab: int) -> list[int]:
+    ids = [rng.randrange(3, vocab) for _ in range(rng.randrange(4, 60))]
+    return ids + ids[: rng.randrange(0, 20)]
+
+
+def uncached_greedy(lm, ids: list[int], n: int) -> list[int]:
+    """transformers, no cache, one full forward per token: the plainest definition of greedy."""
+    seq, out = list(ids), []
+    with torch.inference_mode():
+        for _ in range(n):
+            token = int(lm.model(torch.tensor([seq])).logits[0, -1].argmax())
+            if token in lm.eos_token_ids:
+                break
+            seq.append(token)
+            out.append(token)
+    return out
+
+
+@pytest.mark.parametrize("arch", FAMILY)
+def test_the_family_runs_on_our_forward_and_others_on_hf(pairs, tiny_model_dirs, arch: str) -> None:
+    ours, theirs = pairs[arch]
+    assert ours.forward_name == "own" and isinstance(new_sequence(ours), OwnSequence)
+    assert theirs.forward_name == "hf" and isinstance(new_sequence(theirs), HFSequence)
+    gpt2 = engine.load_model(str(tiny_model_dirs["gpt2"]))
+    assert gpt2.forward_name == "hf"
+    with pytest.raises(engine.UserError, match="own forward"):
+        engine.load_model(str(tiny_model_dirs["gpt2"]), forward="own")
+
+
+@pytest.mark.parametrize("arch", FAMILY)
+def test_prefill_and_tree_logits_equal_transformers(pairs, arch: str) -> None:
+    ours, theirs = pairs[arch]
+    rng = random.Random(arch)
+    for _ in range(4):
+        ids = random_prompt(rng, ours.vocab_size)
+        mine, logits = prefill(ours, ids, reuse=False)
+        with torch.inference_mode():
+            full = theirs.model(torch.tensor([ids])).logits[0]
+        torch.testing.assert_close(logits, full[-1], rtol=1e-4, atol=1e-4)
+        # a random tree after the prompt: each node must see the prompt and its ancestors only
+        parents = [-1] + [rng.randrange(0, i) for i in range(1, 12)]
+        depth = [0]
+        for p in parents[1:]:
+            depth.append(depth[p] + 1)
+        tokens = [rng.randrange(3, ours.vocab_size) for _ in parents]
+        tree_logits = mine.run(tokens, parents, depth)
+        for node in range(len(parents)):
+            chain = []
+            at = node
+            while at >= 0:
+                chain.append(tokens[at])
+                at = parents[at]
+            with torch.inference_mode():
+                expected = theirs.model(torch.tensor([ids + chain[::-1]])).logits[0, -1]
+            torch.testing.assert_close(tree_logits[node], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", FAMILY)
+def test_every_method_on_our_forward_equals_transformers_greedy(pairs, arch: str) -> None:
+    ours, theirs = pairs[arch]
+    rng = random.Random(f"{arch}-greedy")
+    for trial in range(6):
+        ids = random_prompt(rng, ours.vocab_size)
+        expected = uncached_greedy(theirs, ids, 32)
+        for method in ("greedy", "recycling", "auto"):
+            got = generate(ours, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
+            assert got.token_ids == expected, (arch, trial, method)
+        # forced wide trees: non-contiguous acceptance committed by one index copy
+        decoder = SpeculativeDecoder(ours, SamplingParams(), None, [ours.tokenizer.decode(ids[::-1])],
+                                     SpeculativeConfig(fixed_nodes=24, save_table=False))
+        decoder.prefill(ids)
+        out: list[int] = []
+        while len(out) < 32:
+            out.extend(decoder.step())
+        cut = next((i for i, t in enumerate(out) if t in ours.eos_token_ids), 32)
+        assert out[:cut] == expected, (arch, trial)
+
+
+def test_cache_after_tree_acceptance_equals_a_fresh_prefill(pairs) -> None:
+    ours, _ = pairs["llama"]
+    rng = random.Random(5)
+    gathered = False
+    for _ in range(4):
+        ids = random_prompt(rng, ours.vocab_size)
+        decoder = SpeculativeDecoder(ours, SamplingParams(), None, (), SpeculativeConfig(fixed_nodes=30, save_table=False))
+        decoder.prefill(ids)
+        out = list(decoder.step())
+        for _ in range(5):
+            out.extend(decoder.step())
+            seq = decoder._seq
+            assert seq.length == len(ids) + len(out) - 1
+            fresh, _ = prefill(ours, ids + out[:-1], reuse=False)
+            n = seq.length
+            torch.testing.assert_close(seq.cache.data[:, :, :, :n], fresh.cache.data[:, :, :, :n], rtol=1e-4, atol=1e-4)
+            gathered |= decoder.accepted[-1] > 2
+    assert gathered, "no step accepted a multi-token draft, so the index copy was never exercised"
+
+
+def test_grouped_attention_equals_repeated_kv() -> None:
+    torch.manual_seed(0)
+    shape = lf.Shape(layers=1, heads=6, kv_heads=2, head_dim=8, hidden=48, eps=1e-6, max_positions=64)
+    width, length = 5, 9
+    q = torch.randn(width, shape.heads, shape.head_dim)
+    keys, values = torch.randn(2, length, 8), torch.randn(2, length, 8)
+    visible = torch.rand(width, length) > 0.3
+    visible[:, 0] = True
+    got = lf.attend(q, keys, values, visible.repeat(shape.group, 1), shape)
+    rep_k = keys.repeat_interleave(shape.group, dim=0)  # what repeat_kv materialises
+    rep_v = values.repeat_interleave(shape.group, dim=0)
+    scores = torch.einsum("whd,hld->hwl", q, rep_k) / shape.head_dim ** 0.5
+    scores = scores.masked_fill(~visible, float("-inf"))
+    expected = torch.einsum("hwl,hld->whd", scores.softmax(-1), rep_v).reshape(width, -1)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tree_visibility_is_built_from_parents() -> None:
+    rng = random.Random(1)
+    for _ in range(20):
+        parents = [-1] + [rng.randrange(0, i) for i in range(1, rng.randrange(2, 40))]
+        depth = [0]
+        for p in parents[1:]:
+            depth.append(depth[p] + 1)
+        got = lf.tree_visibility(torch.tensor(parents), max(depth))
+        assert np.array_equal(got.numpy(), ancestor_mask(parents))
+
+
+def test_the_cache_grows_and_commit_moves_accepted_entries() -> None:
+    shape = lf.Shape(layers=2, heads=2, kv_heads=1, head_dim=4, hidden=8, eps=1e-6, max_positions=64)
+    cache = lf.new_cache(shape, 4, torch.float32, torch.device("cpu"))
+    cache.data[:, :, :, :4] = torch.arange(4.0)[None, None, None, :, None]
+    cache.length = 4
+    lf.reserve(cache, 10, shape.max_positions)
+    assert cache.capacity >= 10 and cache.data[0, 0, 0, :4, 0].tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="context"):
+        lf.reserve(cache, 65, shape.max_positions)
+    cache.data[:, :, :, 4:10] = torch.arange(10.0, 16.0)[None, None, None, :, None]  # root at 4, nodes 5..9
+    lf.commit_path(cache, 4, torch.tensor([2, 5]))
+    assert cache.length == 7
+    assert cache.data[1, 1, 0, :7, 0].tolist() == [0, 1, 2, 3, 10, 12, 15]
+
+
+def test_cache_keyword_follows_the_model_signature() -> None:
+    class OldStyle(torch.nn.Module):
+        def forward(self, input_ids=None, past_key_values=None, use_cache=False, **kwargs):
+            return past_key_values
+
+    class Neither(torch.nn.Module):
+        def forward(self, input_ids=None, **kwargs):
+            return kwargs
+
+    marker = object()
+    assert cache_keyword(OldStyle()) == "past_key_values"
+    assert model_call(OldStyle(), marker, input_ids=1) is marker
+    with pytest.raises(TypeError, match="neither"):
+        cache_keyword(Neither())
+
+
+def test_a_cache_layer_without_keys_raises(pairs) -> None:
+    from transformers import DynamicCache
+
+    _, theirs = pairs["llama"]
+    seq = HFSequence(theirs.model, theirs.device, theirs.dtype)
+    seq.run([5, 6, 7, 8])
+    cache: DynamicCache = seq.cache
+    cache.layers[1].keys = None
+    with pytest.raises(ValueError, match="layer 1"):
+        keep_accepted(cache, 2, [1])
+
+
+def test_learnt_state_belongs_to_each_loaded_model(pairs) -> None:
+    ours, theirs = pairs["llama"]
+    ids = list(range(10, 40))
+    generate(ours, "", GenerationConfig(max_new_tokens=12, method="auto"), prompt_ids=ids)
+    assert ours.state.acceptance and ours.state.table is not None
+    assert ours.state is not theirs.state and ours.state.table is not theirs.state.table
+    before = ours.state
+    with engine.fresh_state(ours) as fresh:
+        assert ours.state is fresh and not fresh.persist and fresh.table is None
+        generate(ours, "", GenerationConfig(max_new_tokens=12, method="auto"), prompt_ids=ids)
+        assert fresh.table.filled_rows() > 0
+    assert ours.state is before
+    warm = engine.warmed_state(ours, [ours.tokenizer.decode(ids)])
+    assert warm.table.filled_rows() > 0 and not warm.persist
+    engine.forget_state(ours)
+    assert ours.state is not before and not ours.state.acceptance
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_cuda_our_forward_and_sampling_run_on_the_device(family_dirs) -> None:
+    lm = engine.load_model(str(family_dirs["llama"]), device="cuda", dtype="fp32")
+    assert lm.forward_name == "own"
+    ids = list(range(10, 50))
+    cpu = engine.load_model(str(family_dirs["llama"]), device="cpu")
+    expected = generate(cpu, "", GenerationConfig(max_new_tokens=16, method="greedy"), prompt_ids=ids).token_ids
+    for method in ("greedy", "auto"):
+        got = generate(lm, "", GenerationConfig(max_new_tokens=16, method=method), prompt_ids=ids).token_ids
+        assert got == expected
+    generator = make_generator(3, lm.device)
+    assert generator.device.type == "cuda"
+    sampled = generate(lm, "", GenerationConfig(max_new_tokens=8, temperature=0.8, seed=3, method="auto"), prompt_ids=ids)
+    assert len(sampled.token_ids) >= 1
+
+
+@pytest.mark.real_model
+def test_real_model_our_forward_equals_transformers_greedy(real_lm) -> None:
+    from engine.decode import decode_one, prefill as hf_prefill
+
+    assert real_lm.forward_name == "own"
+    messages = [{"role": "user", "content": "Write the Context section of an ADR: we move billing to PostgreSQL."}]
+    ids = engine.encode_prompt(real_lm, messages)
+    cache, logits = hf_prefill(real_lm.model, ids, real_lm.device)
+    expected = []
+    for _ in range(48):
+        token = int(logits.argmax())
+        expected.append(token)
+        logits = decode_one(real_lm.model, token, cache, real_lm.device)
+    for method in ("greedy", "auto"):
+        got = generate(real_lm, "", GenerationConfig(max_new_tokens=48, method=method), prompt_ids=ids).token_ids
+        cut = next((i for i, t in enumerate(expected) if t in real_lm.eos_token_ids), len(expected))
+        assert got == expected[:cut], method
