@@ -16,7 +16,7 @@ _PUBLIC = {
     "pick_dtype": "engine.loading", "resolve_spec": "engine.loading",
     "GenerationStats": "engine.stats",
     "EngineState": "engine.state", "fresh_state": "engine.state", "forget_state": "engine.state",
-    "warmed_state": "engine.state", "cost_profile": "engine.adaptive", "CostProfile": "engine.adaptive",
+    "warmed_state": "engine.state", "lessons": "engine.state", "cost_profile": "engine.adaptive", "CostProfile": "engine.adaptive",
     "forward_costs": "engine.forward_cost", "baseline_tok_s": "engine.adaptive",
     "ModelNotFound": "engine.errors", "UserError": "engine.errors",
     "Migration": "engine.database", "migrate": "engine.database", "open_db": "engine.database",
@@ -24,7 +24,10 @@ _PUBLIC = {
     "enforce_offline": "engine.offline", "offline_status": "engine.offline",
     "NgramModel": "engine.ngram",
     "ServerError": "engine.server", "ServerModel": "engine.server", "connect_server": "engine.server",
-    "is_server": "engine.server",
+    "is_server": "engine.server", "probe_server": "engine.server",
+    "CONFIG_KEYS": "engine.config", "config_path": "engine.config", "connect_configured": "engine.config",
+    "load_config": "engine.config", "server_settings": "engine.config", "set_config_value": "engine.config",
+    "unset_config_value": "engine.config",
     "DEFAULT_ALPHA": "engine.superposed", "Suggestion": "engine.superposed", "suggest": "engine.superposed",
 }
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from engine.errors import UserError
 
 FILE_NAME = "config.toml"
-KEYS: dict[str, str] = {
+CONFIG_KEYS: dict[str, str] = {
     "server": "URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 ('' for the embedded engine)",
     "server_model": "model name on that server (default: the first it lists)",
     "allow_hosts": "comma-separated hosts other than this machine that draftpad may contact",
@@ -44,7 +44,7 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]} (fix or delete the file)") from exc
-    return {k: v for k, v in values.items() if k in KEYS}
+    return {k: v for k, v in values.items() if k in CONFIG_KEYS}
 
 
 def parse_value(key: str, text: str) -> Any:
@@ -52,8 +52,8 @@ def parse_value(key: str, text: str) -> Any:
     if key in ("api_key", "key", "token", "password"):
         raise UserError("draftpad never stores a key: put it in an environment variable and "
                         "`draftpad config set api_key_env VAR`")
-    if key not in KEYS:
-        raise UserError(f"unknown config key '{key}' (keys: {', '.join(KEYS)})")
+    if key not in CONFIG_KEYS:
+        raise UserError(f"unknown config key '{key}' (keys: {', '.join(CONFIG_KEYS)})")
     text = text.strip()
     if key == "allow_hosts":
         from engine.server.endpoint import normalise_hosts
@@ -88,7 +88,7 @@ def _toml_value(value: Any) -> str:
 
 def dump_config(values: Mapping[str, Any]) -> str:
     lines = ["# draftpad settings: edit with `draftpad config set KEY VALUE`. No secrets here."]
-    lines += [f"{key} = {_toml_value(values[key])}" for key in KEYS if key in values]
+    lines += [f"{key} = {_toml_value(values[key])}" for key in CONFIG_KEYS if key in values]
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +101,7 @@ def save_config(values: Mapping[str, Any], path: Path | None = None) -> Path:
     return path
 
 
-def set_value(key: str, text: str, path: Path | None = None) -> dict[str, Any]:
+def set_config_value(key: str, text: str, path: Path | None = None) -> dict[str, Any]:
     values = load_config(path)
     value = parse_value(key, text)
     if value in ("", []):
@@ -112,9 +112,9 @@ def set_value(key: str, text: str, path: Path | None = None) -> dict[str, Any]:
     return values
 
 
-def unset_value(key: str, path: Path | None = None) -> dict[str, Any]:
-    if key not in KEYS:
-        raise UserError(f"unknown config key '{key}' (keys: {', '.join(KEYS)})")
+def unset_config_value(key: str, path: Path | None = None) -> dict[str, Any]:
+    if key not in CONFIG_KEYS:
+        raise UserError(f"unknown config key '{key}' (keys: {', '.join(CONFIG_KEYS)})")
     values = load_config(path)
     values.pop(key, None)
     save_config(values, path)

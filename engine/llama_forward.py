@@ -70,7 +70,7 @@ class Weights:
     norm: torch.Tensor
     lm_head: torch.Tensor
     cos: torch.Tensor  # [max_positions, head_dim], HF's own rotary values
-    sin: torch.Tensor
+    sin: torch.Tensor  # with its first half negated: rotate-half becomes one roll (see rotate)
 
 
 def unsupported_reason(model: torch.nn.Module) -> str | None:
@@ -125,7 +125,9 @@ def extract(model: torch.nn.Module) -> Weights:
     embed = inner.embed_tokens.weight
     positions = torch.arange(shape.max_positions, device=embed.device)[None]
     cos, sin = inner.rotary_emb(embed[:1], positions)
-    return Weights(shape, embed, tuple(layers), inner.norm.weight, model.lm_head.weight, cos[0], sin[0])
+    sin = sin[0].clone()
+    sin[:, :head_dim // 2].neg_()  # negation is exact, so this is bit-identical to HF's rotate_half
+    return Weights(shape, embed, tuple(layers), inner.norm.weight, model.lm_head.weight, cos[0], sin)
 
 
 def _fuse(*linears: torch.nn.Linear) -> torch.Tensor:
@@ -214,17 +216,18 @@ def full_mask(inside: torch.Tensor, start: int, positions: torch.Tensor, window:
 # ---- the forward ---------------------------------------------------------------------------------
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    if x.dtype == torch.float32:
+        return F.rms_norm(x, weight.shape, weight, eps)  # one fused op, same result as the lines below
     # in fp32 then back, exactly as HF's LlamaRMSNorm does
     h = x.float()
     h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
     return weight * h.to(x.dtype)
 
 
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """RoPE on [w, heads, head_dim] with cos/sin [w, 1, head_dim]."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """RoPE on [w, heads, head_dim] with cos/sin [w, 1, head_dim]: x·cos + rotate_half(x)·sin,
+    where rotate_half(x)·sin = roll(x, half)·signed_sin."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
 
 
 def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None,
@@ -246,9 +249,11 @@ def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, c
     width = x.shape[0]
     h = rms_norm(x, layer.attn_norm, shape.eps)
     qkv = F.linear(h, layer.qkv, layer.qkv_bias)
-    q, k, v = qkv.split((shape.q_size, shape.kv_size, shape.kv_size), dim=-1)
-    q = rotate(q.view(width, shape.heads, shape.head_dim), cos, sin)
-    k = rotate(k.view(width, shape.kv_heads, shape.head_dim), cos, sin)
+    # q and k sit side by side in qkv: rotate both in one pass
+    qk = rotate(qkv[:, :shape.q_size + shape.kv_size].view(width, shape.heads + shape.kv_heads, shape.head_dim),
+                cos, sin)
+    q, k = qk[:, :shape.heads], qk[:, shape.heads:]
+    v = qkv[:, shape.q_size + shape.kv_size:]
     end = start + width
     kv[0, :, start:end] = k.transpose(0, 1)
     kv[1, :, start:end] = v.view(width, shape.kv_heads, shape.head_dim).transpose(0, 1)
@@ -270,7 +275,7 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
     masks: dict[int | None, torch.Tensor | None] = {}
     for index, layer in enumerate(weights.layers):
         if layer.window not in masks:
-            masks[layer.window] = _layer_mask(inside, start, positions, layer.window, shape.group)
+            masks[layer.window] = _layer_mask(inside, start, positions, layer.window, shape.group, x.dtype)
         x = layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
     cache.length = start + width
     if keep:
@@ -279,12 +284,15 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
 
 
 def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor, window: int | None,
-                group: int) -> torch.Tensor | None:
+                group: int, dtype: torch.dtype) -> torch.Tensor | None:
+    """The additive mask every layer of this forward shares, tiled for the grouped query heads
+    (built once per forward: SDPA would otherwise convert a boolean mask in every layer)."""
     if inside is None and (window is None or start + 1 <= window):
         return None  # one new token that may see every cached entry
     if inside is None:
         inside = torch.ones(1, 1, dtype=torch.bool, device=positions.device)
-    return full_mask(inside, start, positions, window).repeat(group, 1)
+    visible = full_mask(inside, start, positions, window).repeat(group, 1)
+    return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))
 
 
 def embed(weights: Weights, tokens: torch.Tensor) -> torch.Tensor:

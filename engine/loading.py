@@ -153,7 +153,20 @@ def _gguf_cache_folder(resolved: ResolvedSpec) -> Path:
     return cache_dir("models") / f"{source.stem}-{key}"
 
 
+STALE_STAGING_SECONDS = 3600.0  # a staging folder this old belongs to a process that was killed
+
+
 def _save_plain_copy(model: torch.nn.Module, tokenizer: object, target: Path) -> None:
+    """Write the copy into a staging folder and rename it into place only once complete, so a
+    process killed or quit mid-write never leaves a half copy where a whole one is looked for."""
+    import time
+
+    for old in target.parent.glob(".tmp-*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
     model.hf_quantizer = None  # the weights are already dequantised; this lets save_pretrained run
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
@@ -161,7 +174,10 @@ def _save_plain_copy(model: torch.nn.Module, tokenizer: object, target: Path) ->
         tokenizer.save_pretrained(staging)
         os.replace(staging, target)
     except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # e.g. another process published it first
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # interrupted: no half copy stays behind
+        raise
 
 
 def _from_pretrained(location: str, dtype: torch.dtype, **kwargs: object) -> tuple[torch.nn.Module, object]:

@@ -52,6 +52,12 @@ class RecyclingTable:
         top = torch.topk(logits, self.k, dim=-1).indices.to(torch.int32).cpu()
         self._view[input_ids.cpu()] = top
 
+    def learn(self, input_ids: torch.Tensor, top: torch.Tensor) -> None:
+        """Write successors already ranked elsewhere (`top`: [n, k] int32, as `update` computes)."""
+        with torch.inference_mode(False), torch.no_grad():
+            self._view[input_ids.cpu()] = top.cpu()
+        self.dirty = True
+
     def clear(self) -> None:
         self.rows.fill(-1)
         self.dirty = True

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence as Seq
 
-import numpy as np
 import torch
 from transformers import DynamicCache
 
 from engine import llama_forward as lf
 from engine.hf_call import model_call
-from engine.verify import keep_accepted
+from engine.verify import keep_accepted, tree_forward, tree_mask_inputs
 
 MIN_ROOM = 256  # free entries a new cache gets beyond the prompt: most generations never regrow
 
@@ -103,9 +102,8 @@ class HFSequence:
         if parents is None:
             return model_call(self.model, self.cache, input_ids=ids, logits_to_keep=keep).logits[0]
         mask, positions = tree_mask_inputs(list(parents), list(depth), self.length, self.dtype, self.device)
-        out = model_call(self.model, self.cache, input_ids=ids, attention_mask=mask, position_ids=positions,
-                         logits_to_keep=keep)
-        return out.logits[0]
+        logits = tree_forward(self.model, ids, self.cache, mask, positions)
+        return logits[-keep:] if keep else logits
 
     @torch.inference_mode()
     def run_embeds(self, embeds: torch.Tensor, keep: int = 0) -> torch.Tensor:
@@ -118,20 +116,6 @@ class HFSequence:
     def truncate(self, length: int) -> None:
         if length < self.length:
             self.cache.crop(length - self.length)
-
-
-def tree_mask_inputs(parents: list[int], depth: list[int], cached: int, dtype: torch.dtype, device: torch.device
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """HF's form of a tree: an additive 4D mask [1, 1, w, cached + w] and position ids [1, w]."""
-    width = len(parents)
-    inside = np.eye(width, dtype=bool)
-    for i in range(1, width):
-        inside[i] |= inside[parents[i]]
-    visible = torch.ones(width, cached + width, dtype=torch.bool)
-    visible[:, cached:] = torch.from_numpy(inside)
-    mask = torch.zeros(width, cached + width, dtype=dtype).masked_fill_(~visible, torch.finfo(dtype).min)
-    positions = torch.tensor(depth, dtype=torch.long) + cached
-    return mask.to(device)[None, None], positions.to(device)[None]
 
 
 def new_sequence(lm, room: int = MIN_ROOM) -> Sequence:

@@ -67,19 +67,33 @@ def forget_state(lm: "LoadedModel") -> None:
     lm.state = EngineState()
 
 
-def warmed_state(lm: "LoadedModel", texts: Sequence[str | list[int]]) -> EngineState:
-    """A state that does not persist, whose recycling table learnt the model's own top-k at every
-    position of `texts` (one teacher-forced forward per chunk): what a table that has seen other
-    documents of the kind knows, without having seen the text about to be generated."""
+Lesson = tuple[torch.Tensor, torch.Tensor]  # token ids [n] and the model's top-k after each [n, k]
+
+
+def lessons(lm: "LoadedModel", texts: Sequence[str | list[int]]) -> list[Lesson]:
+    """The model's own top-k successors at every position of each text (one teacher-forced forward
+    per chunk), ready to teach any number of recycling tables without running the model again."""
+    from engine.recycling import TOP_K
     from engine.sequence import new_sequence
 
-    table = RecyclingTable(lm.identity, lm.vocab_size)
+    out: list[Lesson] = []
     for text in texts:
         ids = text if isinstance(text, list) else list(lm.tokenizer(text, add_special_tokens=False)["input_ids"])
         for begin in range(0, len(ids), WARM_CHUNK):
             chunk = ids[begin:begin + WARM_CHUNK]
-            seq = new_sequence(lm, len(chunk))
-            logits = seq.run(chunk)
-            table.update(torch.tensor(chunk), logits)
+            logits = new_sequence(lm, len(chunk)).run(chunk)
+            top = torch.topk(logits, TOP_K, dim=-1).indices.to(torch.int32).cpu()
+            out.append((torch.tensor(chunk), top))
+    return out
+
+
+def warmed_state(lm: "LoadedModel", texts: Sequence[str | list[int]] = (), *,
+                 taught: Sequence[Lesson] = ()) -> EngineState:
+    """A state that does not persist, whose recycling table learnt the model's own top-k at every
+    position of `texts` (and of the precomputed `taught` lessons): what a table that has seen other
+    documents of the kind knows, without having seen the text about to be generated."""
+    table = RecyclingTable(lm.identity, lm.vocab_size)
+    for ids, top in [*taught, *lessons(lm, texts)]:
+        table.learn(ids, top)
     table.dirty = False
     return EngineState(persist=False, table=table)

@@ -276,12 +276,13 @@ def _mean(draft: _Draft) -> float:
 
 def pick(tokenizer: object, drafts: list[_Draft], spare: list[_Draft], k: int) -> list[Suggestion]:
     """k distinct non-empty texts, best first: complete drafts before cut ones, each by mean score;
-    `spare` only fills up. A text that merely starts another one offers nothing new and is skipped."""
+    `spare` only fills up. A text that merely starts another one, or only extends a better one,
+    offers nothing new and is skipped."""
     tiered = [(tier + (not d.complete), d) for tier, group in ((0, drafts), (2, spare)) for d in group]
     chosen: list[Suggestion] = []
     for _, draft in sorted(tiered, key=lambda item: (item[0], -_mean(item[1]))):
         text = tokenizer.decode(draft.tokens, skip_special_tokens=True)
-        if text.strip() and not any(other.text.startswith(text) for other in chosen):
+        if text.strip() and not any(other.text.startswith(text) or text.startswith(other.text) for other in chosen):
             chosen.append(Suggestion(text, _mean(draft), list(draft.tokens), draft.complete))
             if len(chosen) == k:
                 break

@@ -1,5 +1,5 @@
 """Draft trees: a rank-path template for the recycling table, merging chains from every source into
-one token trie, and the attention mask / positions that verify the whole trie in one forward.
+one token trie, and which node sees which (the verification forward builds its mask from parents).
 
 Node 0 is always the root (the last emitted token, not yet in the KV cache); every other node's
 parent has a smaller index, so rows can be processed in order.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import numpy as np
-import torch
 
 # Rough prior chance that the model's next token is the candidate of a given rank, used only to
 # order the template; measured acceptance takes over once decoding starts.
@@ -155,17 +154,3 @@ def ancestor_mask(parent: list[int]) -> np.ndarray:
     for i in range(1, n):
         mask[i] |= mask[parent[i]]
     return mask
-
-
-def attention_inputs(tree: DraftTree, cached: int, dtype: torch.dtype, device: torch.device
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """An additive 4D mask [1, 1, width, cached + width] and position ids [1, width]: the cached
-    prefix is visible to every node, inside the tree only a node's ancestors are."""
-    inside = torch.from_numpy(ancestor_mask(tree.parent))
-    width = tree.width
-    visible = torch.ones(width, cached + width, dtype=torch.bool)
-    visible[:, cached:] = inside
-    mask = torch.zeros(width, cached + width, dtype=dtype)
-    mask.masked_fill_(~visible, torch.finfo(dtype).min)
-    positions = torch.tensor(tree.depth, dtype=torch.long) + cached
-    return mask.to(device)[None, None], positions.to(device)[None]

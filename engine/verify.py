@@ -1,7 +1,9 @@
-"""One verification forward over a draft tree, and keeping exactly the accepted positions' KV."""
+"""The transformers path of tree verification: one forward over a draft tree with a 4D mask, and
+keeping exactly the accepted positions' KV in a `DynamicCache`."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from transformers import DynamicCache
 
@@ -18,12 +20,18 @@ def tree_forward(model: torch.nn.Module, input_ids: torch.Tensor, cache: Dynamic
     return out.logits[0]
 
 
-def causal_chain_inputs(width: int, cached: int, dtype: torch.dtype, device: torch.device
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mask and positions of a plain chain (used to time forwards the way trees are run)."""
-    visible = torch.ones(width, cached + width, dtype=torch.bool).tril(cached)
+def tree_mask_inputs(parents: list[int], depth: list[int], cached: int, dtype: torch.dtype, device: torch.device
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """HF's form of a tree after `cached` entries: an additive 4D mask [1, 1, w, cached + w] (the
+    prefix plus each node's ancestors visible) and position ids [1, w] (cached + depth)."""
+    width = len(parents)
+    inside = np.eye(width, dtype=bool)
+    for i in range(1, width):
+        inside[i] |= inside[parents[i]]
+    visible = torch.ones(width, cached + width, dtype=torch.bool)
+    visible[:, cached:] = torch.from_numpy(inside)
     mask = torch.zeros(width, cached + width, dtype=dtype).masked_fill_(~visible, torch.finfo(dtype).min)
-    positions = torch.arange(cached, cached + width)
+    positions = torch.tensor(depth, dtype=torch.long) + cached
     return mask.to(device)[None, None], positions.to(device)[None]
 
 

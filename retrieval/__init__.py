@@ -7,6 +7,9 @@ from importlib import import_module
 
 _PUBLIC = {
     "Library": "retrieval.library", "open_library": "retrieval.library",
+    # The kinds and the finer forms documents are filed under; form_for_title reads a form from a
+    # title by the rules imports use (so a template finds past documents of its own form).
+    "KINDS": "retrieval.parsing", "FORMS": "retrieval.parsing", "form_for_title": "retrieval.parsing",
 }
 
 __all__ = sorted(_PUBLIC)

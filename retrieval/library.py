@@ -124,6 +124,10 @@ class ImportSummary:
 # MRR 0.78 / 0.87, these weights 0.87 / 0.96 (see `draftpad bench-library`).
 SCORE_WEIGHTS = (0.5, 1.0, 0.1)
 SUMMARY_CANDIDATES = 50  # documents taken on their summary alone, besides those the words or chunks find
+# What an example's heading matching the section's adds to its content score (an RRF sum, at most
+# 2/61): one top rank's worth, so a section of the same role wins among close matches, but a
+# "Context" about something else does not outrank the past decision on the same problem.
+HEADING_BONUS = 1.0 / 61
 EXAMPLE_QUERY_CHARS = 900  # of the context given to examples(); the vector sees ~100 words of it anyway
 PRUNE_TERMS_FROM = 20_000  # sections; below this every query word goes to BM25
 MAX_SELECTIVE_TERMS = 8
@@ -154,7 +158,8 @@ def index_path_for(db_path: Path) -> Path:
 def open_library(db_path: Path | None = None, embedder: Embedder | None = None) -> "Library":
     """Open (creating if needed) the library in `db_path`, default `engine.paths.database_path()`.
 
-    A database that SQLite cannot read is moved aside (kept, never deleted) and a new one started;
+    A database that SQLite cannot read is repaired in place (`retrieval.repair`: sessions kept, the
+    damaged original copied aside, the search index rebuilt);
     a missing or stale vector index is rebuilt from the database. What was repaired is listed in
     `Library.messages`.
     """
@@ -174,10 +179,16 @@ def open_library(db_path: Path | None = None, embedder: Embedder | None = None) 
         # Locked, read-only, disk full: the file may be fine, so it is never moved aside for these.
         raise UserError(f"cannot open the library database {db_path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        aside = _move_aside(db_path)
-        messages.append(f"the database {db_path} could not be read ({exc}); it was moved to {aside} "
-                        "and an empty library was started")
-        db = _open_checked(db_path)
+        # The file also holds the drafting sessions: recover it in place (keeping the damaged
+        # original) rather than moving it aside, which would hide every session with it.
+        from retrieval.repair import repair_database
+
+        messages.extend(repair_database(db_path, exc))
+        try:
+            db = _open_checked(db_path)
+        except sqlite3.DatabaseError as again:
+            raise UserError(f"the library database {db_path} could not be repaired ({again}); "
+                            f"{messages[-1].split('. ')[-1]}") from None
     lib = Library(db, db_path, embedder or shared_embedder(), messages)
     lib._open_index()
     return lib
@@ -195,17 +206,6 @@ def _open_checked(db_path: Path):
         db.conn.close()
         raise
     return db
-
-
-def _move_aside(db_path: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
-    os.replace(db_path, aside)
-    for suffix in ("-wal", "-shm"):
-        extra = db_path.with_name(db_path.name + suffix)
-        if extra.exists():
-            os.replace(extra, aside.with_name(aside.name + suffix))
-    return aside
 
 
 def _size_text(n: int) -> str:
@@ -433,13 +433,17 @@ class Library:
             params += [source, prefix, escaped.rstrip("/") + "/%"]
         return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
-    def _fts_ranking(self, text: str, where: str, params: list[Any], limit: int) -> list[int]:
+    def _fts_ranking(self, text: str, where: str, params: list[Any], limit: int,
+                     columns: str = "") -> list[int]:
+        """Sections ranked by BM25; `columns` ("{title text}") limits which columns are matched."""
         terms = query_terms(text)[:MAX_QUERY_TERMS]
         if self._section_count() >= PRUNE_TERMS_FROM:
             terms = self._selective_terms(terms)
         match = fts_any(terms)
         if not match:
             return []
+        if columns:
+            match = f"{columns} : ({match})"
         if not where:
             # Joins evaluated for every matching row cost twice the ranking itself; rowid is the section id.
             rows = self.db.execute("SELECT rowid FROM library_fts WHERE library_fts MATCH ? "
@@ -660,7 +664,10 @@ class Library:
             if not query:
                 return []
             qvec = self.embedder.embed_query(query)
-            fts = self._fts_ranking(query, where, params, 100)
+            # Content only: the heading's likeness is weighed on its own below, and a query that
+            # names the role ("context problem") would otherwise rank every "Context and Problem
+            # Statement" above the one past section about the same problem.
+            fts = self._fts_ranking(query, where, params, 100, columns="{title text}")
             vec, _summaries = self._vector_ranking(qvec, where, params, 100)
             # Sections whose heading says the same thing, however they rank on content.
             named: list[int] = []
@@ -676,7 +683,7 @@ class Library:
             # Rank the whole pool by content likeness exactly, so heading matches compete on content too.
             content = self._exact_ranking(qvec, pool)
             fused = dict(reciprocal_rank_fusion([fts, content]))
-            bonus = 2.0 / 61
+            bonus = HEADING_BONUS
             scored = []
             for sid in pool:
                 row = rows.get(sid)
@@ -789,6 +796,18 @@ class Library:
                 self.db.execute("ROLLBACK")
                 raise
             return {"vectors": int(self.vectors.index.ntotal), "index_type": index_kind(self.vectors.index)}
+
+    def common_headings(self, kind: str, min_documents: int = 2, limit: int = 60) -> list[tuple[str, int]]:
+        """(heading, documents using it) for documents of `kind` (a kind or a form), most used first;
+        headings fewer than `min_documents` documents use are left out."""
+        column = "form" if kind not in ("adr", "legal", "patent", "other") else "kind"
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT s.heading, count(DISTINCT s.document_id) AS n FROM library_sections s "
+                f"JOIN library_documents d ON d.id = s.document_id WHERE d.{column} = ? AND s.heading != '' "
+                f"GROUP BY lower(s.heading) HAVING n >= ? ORDER BY n DESC, s.heading LIMIT ?",
+                [kind, min_documents, limit]).fetchall()
+        return [(str(heading), int(n)) for heading, n in rows]
 
     def all_section_texts(self) -> Iterator[str]:
         """Every section's text, streamed (used to build the suggestions' n-gram model)."""

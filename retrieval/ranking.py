@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from typing import Hashable, Iterable, Sequence
 
@@ -57,7 +58,8 @@ def normalise_heading(heading: str) -> str:
 
 
 def heading_similarity(a: str, b: str) -> float:
-    """1.0 for the same heading (ignoring numbering and case), else the share of words in common."""
+    """1.0 for the same heading (ignoring numbering and case), 0.9 when one's words hold the
+    other's, else the share of words in common (times 0.8)."""
     na, nb = normalise_heading(a), normalise_heading(b)
     if not na or not nb:
         return 0.0
@@ -66,7 +68,17 @@ def heading_similarity(a: str, b: str) -> float:
     wa, wb = set(na.split()) - _STOP, set(nb.split()) - _STOP
     if not wa or not wb:
         return 0.0
+    if wa <= wb or wb <= wa:
+        return 0.9  # "Context" and "Context and Problem Statement": the same section, named longer
     return 0.8 * len(wa & wb) / len(wa | wb)
+
+
+@functools.lru_cache(maxsize=64)
+def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    """Words starting with a query term (the index stems, so "deposit" finds "deposits"); compiled
+    once per query rather than once per hit, and run on lower-cased text (faster than re.I)."""
+    alternatives = "|".join(re.escape(t.lower()) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})")
 
 
 def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
@@ -80,11 +92,10 @@ def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
     flat = re.sub(r"\s+", " ", text).strip()
     if len(flat) <= width:
         return flat
-    terms = [t for t in terms if t]
+    terms = tuple(t for t in terms if t)
     best, best_hits = 0, -1
     if terms:
-        pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.I)
-        positions = [m.start() for m in pattern.finditer(flat)]
+        positions = [m.start() for m in _terms_pattern(terms).finditer(flat.lower())]
         # Slide over match positions; the window starting a little before a match that holds most.
         for n, pos in enumerate(positions):
             hits = bisect.bisect_left(positions, pos + width, n) - n

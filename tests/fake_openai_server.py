@@ -48,6 +48,7 @@ class FakeServer:
 
     def __post_init__(self) -> None:
         self._httpd: ThreadingHTTPServer | None = None
+        self._port = 0
         self._lock = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -60,6 +61,7 @@ class FakeServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        self._port = self._httpd.server_address[1]  # kept after stop(), to test a server that went away
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 
@@ -77,8 +79,7 @@ class FakeServer:
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None
-        return self._httpd.server_address[1]
+        return self._port
 
     @property
     def url(self) -> str:
@@ -87,7 +88,7 @@ class FakeServer:
     def text_for(self, body: dict, index: int = 0) -> str:
         text = self.reply(body) if callable(self.reply) else self.reply
         # n choices differ as sampled ones would, so distinctness can be tested
-        return text if index == 0 else f"{text.rstrip('.')} variant {index}."
+        return text if index == 0 else f"(option {index}) {text}"
 
     def record(self, entry: dict) -> None:
         with self._lock:

@@ -74,13 +74,13 @@ async def test_ask_streams_an_answer_with_speed(tiny_model_dir: Path) -> None:
 
 async def test_versions_diff_and_revert(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Versions", {"title": "Versions", "context": "A", "decision": "B"})
-    position = next(s.position for s in session.sections if s.title == "Decision")
-    drafting.edit_section(session.id, position, "First text.")
-    drafting.edit_section(session.id, position, "Second text.")
+    section_id = next(s.id for s in session.sections if s.title == "Decision")
+    drafting.edit_section(session.id, section_id, "First text.")
+    drafting.edit_section(session.id, section_id, "Second text.")
     app = make_app(tiny_model_dir, load_model=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home")
-        app.open_session(session.id, position)
+        app.open_session(session.id, section_id)
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         editor = app.screen
         assert editor.area.text == "Second text."
@@ -94,7 +94,7 @@ async def test_versions_diff_and_revert(tiny_model_dir: Path) -> None:
         await pilot.press("y")
         await pilot.pause()
         assert editor.area.text == "First text."
-        versions = drafting.history(session.id, position)
+        versions = drafting.history(session.id, section_id)
         assert versions[-1].source == "reverted" and versions[-1].reverted_from == 1
         # Undo in the editor brings the replaced text back.
         editor.area.focus()
@@ -153,8 +153,8 @@ async def test_external_editor_round_trip(tmp_path: Path, monkeypatch) -> None:
     import sys
 
     session = drafting.new_session("adr-nygard", "Ext", {"title": "Ext", "context": "A", "decision": "B"})
-    position = next(s.position for s in session.sections if s.title == "Decision")
-    drafting.edit_section(session.id, position, "Draft.")
+    section_id = next(s.id for s in session.sections if s.title == "Decision")
+    drafting.edit_section(session.id, section_id, "Draft.")
     script = tmp_path / "fake_editor.py"
     script.write_text("import sys\nwith open(sys.argv[1], 'a') as f:\n    f.write(' Edited outside.')\n")
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
@@ -162,9 +162,9 @@ async def test_external_editor_round_trip(tmp_path: Path, monkeypatch) -> None:
     app = make_app(tmp_path / "llama", load_model=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home")
-        app.open_session(session.id, position)
+        app.open_session(session.id, section_id)
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
         await pilot.press("f8")
         await until(pilot, lambda: app.screen.area.text == "Draft. Edited outside.", what="edited text")
-    versions = drafting.history(session.id, position)
+    versions = drafting.history(session.id, section_id)
     assert versions[-1].text == "Draft. Edited outside." and versions[-1].source == "edited"

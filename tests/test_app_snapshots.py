@@ -38,10 +38,10 @@ def adr_session() -> int:
     session = drafting.new_session("adr-nygard", "Use SQLite for local state",
                                    {"title": "Use SQLite for local state", "context": "We need a local store.",
                                     "decision": "Use SQLite."})
-    position = next(s.position for s in session.sections if s.title == "Context")
-    drafting.edit_section(session.id, position, "We need an embedded store that needs no server and keeps every "
+    section_id = next(s.id for s in session.sections if s.title == "Context")
+    drafting.edit_section(session.id, section_id, "We need an embedded store that needs no server and keeps every "
                                                 "draft on this machine.")
-    drafting.accept(session.id, position)
+    drafting.accept(session.id, section_id)
     return session.id
 
 
@@ -72,9 +72,11 @@ def test_snapshot_outline(snap_compare, model_name: Path, adr_session: int) -> N
 def test_snapshot_editor(snap_compare, model_name: Path, adr_session: int) -> None:
     async def open_editor(pilot) -> None:
         await wait_home(pilot)
-        pilot.app.open_session(adr_session, 2)
+        pilot.app.open_session(adr_session, drafting.get_session(adr_session).section(2).id)
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and pilot.app.screen.section is not None)
-        await until(pilot, lambda: pilot.app.screen.examples is not None and
+        # The side panels fill in from a worker: the examples list starts empty and gets its entries
+        # (or the "No examples" line) together with the findings.
+        await until(pilot, lambda: pilot.app.screen.query_one("#editor-examples").option_count > 0 and
                     str(pilot.app.screen.query_one("#editor-findings").render()) != "", what="side panels")
         await steady(pilot)
 

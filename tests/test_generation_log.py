@@ -52,10 +52,25 @@ def test_off_stops_recording_and_survives_reopening(tmp_path: Path, result: Gene
     assert log.record("generate", None, MESSAGES, result) is not None
 
 
-def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Path) -> None:
+def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.drafting import model_calls
     from engine.loading import load_model
 
     lm = load_model(str(tiny_model_dir))
+    answers: list[GenerationResult] = []
+    real = model_calls.generate
+
+    def spy(lm, messages, config, **kwargs):
+        # the tiny model really runs (its stats are logged); a draft's words are replaced by a known,
+        # clean answer, so what the log and the section hold can be compared with what "the model" said
+        result = real(lm, messages, config, **kwargs)
+        if answers:  # the first call plans; the rest draft
+            result = GenerationResult(f"answer {len(answers)} keeps every event.", result.token_ids, result.stats)
+        answers.append(result)
+        return result
+
+    monkeypatch.setattr(model_calls, "generate", spy)
     sid = drafting.new_session("adr-nygard", values={"title": "T", "context": "Flat files lose events.",
                                                      "decision": "Use PostgreSQL."}).id
     drafting.plan(sid, lm, max_new_tokens=8, use_library=False)
@@ -64,9 +79,17 @@ def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Pat
     entries = list(reversed(log.recent()))
     assert [e.kind for e in entries] == ["plan", "draft", "draft", "draft"]
     assert all(e.session_id == sid and e.model == lm.identity for e in entries)
-    assert [e.section for e in entries[1:]] == [s.title for s in drafting.get_session(sid).sections[1:]]
-    # what was stored as the section is what the model answered (after cleaning), never lost
-    assert "Flat files lose events." in entries[1].prompt_text()
+    sections = drafting.get_session(sid).sections
+    assert [e.section for e in entries[1:]] == [s.title for s in sections[1:]]
+    # the log holds each call's answer and figures; the stored section is the model's answer (placed
+    # after the template's wording of a mixed section), never lost
+    assert [e.response for e in entries] == [a.text for a in answers]
+    assert [e.new_tokens for e in entries] == [a.stats.new_tokens for a in answers]
+    for entry, answer, section in zip(entries[1:], answers[1:], sections[1:]):
+        assert section.text.endswith(answer.text), (section.title, section.text)
+        assert section.current.stats["new_tokens"] == entry.new_tokens
+    assert "Flat files lose events." in entries[1].prompt_text()  # the section's fact reached its prompt
+    assert sections[1].text.startswith("Flat files lose events.")
 
 
 def test_cli_logs_generate_then_reads_back(cli, tiny_model_dir: Path) -> None:

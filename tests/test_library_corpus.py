@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.benchmark import first_relevant_rank, load_queries, recall_at
+from retrieval.benchmark import load_queries, measure_recall
 from retrieval.library import open_library
 
-QUERIES = Path(__file__).resolve().parents[1] / "assistant" / "data" / "library_queries.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "assistant" / "bench" / "data"
+QUERY_SETS = ["library_queries.jsonl", "paraphrased_queries.jsonl"]
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +41,15 @@ def test_every_corpus_document_is_imported_with_its_kind(corpus_library, corpus:
     assert stats["vectors"] == stats["chunks"] > stats["documents"] >= len(manifest)
 
 
-def test_recall_at_5_on_the_shipped_paraphrased_queries(corpus_library):
+@pytest.mark.parametrize("name", QUERY_SETS)
+def test_recall_on_the_labelled_query_sets(corpus_library, name: str):
+    """The shipped queries and the paraphrased ones written later for other documents, by
+    someone half-remembering them: the document is first for most, in the top five for nearly all."""
     lib, _ = corpus_library
-    queries = load_queries(QUERIES)
-    assert len(queries) >= 25
-    ranks = [first_relevant_rank([h.path for h in lib.search(q.query, k=10)], q.expect) for q in queries]
-    missed = [q.query for q, r in zip(queries, ranks) if r is None or r > 5]
-    assert recall_at(ranks, 5) >= 0.9, missed
+    queries = load_queries(DATA / name)
+    assert len(queries) >= 24
+    result = measure_recall(lambda text: [h.path for h in lib.search(text, k=10)], queries, name)
+    assert result.at5 >= 0.9 and result.at1 >= 0.7, (result.at1, result.at5, result.missed)
 
 
 def test_kind_and_source_filters(corpus_library, corpus: Path):
@@ -76,3 +79,51 @@ def test_reimporting_unchanged_corpus_folder_is_a_quick_no_op(corpus_library, co
     again = lib.add_paths([corpus / "adr-nats"])
     assert not again.added and not again.updated and len(again.unchanged) >= 52
     assert again.seconds < 10
+
+
+def test_each_decisions_context_gets_examples_about_its_own_problem(corpus_library):
+    """The per-section query carries the session's facts and gist: two ADRs' Context sections get
+    different examples, each about the problem its facts describe."""
+    from assistant.drafting.examples import section_query, template_form
+    from assistant.drafting.templates import get_template
+
+    lib, _ = corpus_library
+    template = get_template("adr-nygard")
+    spec = next(s for s in template.sections if s.id == "context")
+    hint = f"{spec.retrieval} {spec.guidance}"
+    sessions = {
+        "adr__ADR-12.md": {"title": "Encrypt stored stream data at rest",
+                           "context": "Messages persisted by the server sit unencrypted on disk; some customers need "
+                                      "encryption without an encrypted filesystem.",
+                           "decision": "Server-side encryption with a master key"},
+        "047-use-karpenter-for-scaling.md": {"title": "Use Karpenter to autoscale cluster nodes",
+                                             "context": "Cluster Autoscaler is slow to add nodes for pending pods on "
+                                                        "our EKS clusters.",
+                                             "decision": "Replace it with Karpenter"},
+    }
+    found = {}
+    for expect, values in sessions.items():
+        query = section_query(template, hint, values, spec.uses)
+        examples = lib.examples("adr", spec.title, query, k=3, form=template_form(template))
+        assert len(examples) == 3 and any(e.path.endswith(expect) for e in examples), [e.path for e in examples]
+        found[expect] = {e.path for e in examples}
+    first, second = found.values()
+    assert not first & second
+
+
+def test_a_rent_agreements_examples_come_only_from_rent_agreements(corpus_library):
+    from assistant.drafting.examples import section_query, template_form
+    from assistant.drafting.templates import get_template
+
+    lib, _ = corpus_library
+    template = get_template("in-rent-agreement")
+    assert template_form(template) == "rent-agreement"
+    spec = next(s for s in template.sections if s.id == "termination")
+    values = {"property": "Flat 4, Sunrise Apartments, Pune", "rent": "Rs. 25,000", "notice_months": "1"}
+    query = section_query(template, f"{spec.retrieval} {spec.guidance}", values, spec.uses)
+    examples = lib.examples("legal", spec.title, query, k=3, form="rent-agreement")
+    forms = {d.path: d.form for d in lib.list_documents()}
+    assert examples and all(forms[e.path] == "rent-agreement" for e in examples)
+    # The coarse kind alone pools policies and terms of service with the leases.
+    pooled = lib.examples("legal", spec.title, query, k=3)
+    assert any(forms[e.path] != "rent-agreement" for e in pooled)

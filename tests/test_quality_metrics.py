@@ -76,6 +76,17 @@ def test_a_fact_shorter_than_the_window_still_breaks_the_scaffolding():
     assert q.echo_sentences("Title: use bash for scripting status accepted then more words.", fragments) == []
 
 
+def test_copying_the_wrapping_around_a_fact_is_echo_but_the_fact_alone_is_not():
+    fact = "Our desktop note-taking client keeps notes as JSON files."
+    prompt = f'Write the "Context" section. The section already begins: "{fact}" Continue it.'
+    windows = q.wrapper_windows(prompt, [fact])
+    quoted = 'This matters because the section already begins: "Our desktop note-taking client keeps notes.'
+    assert q.echo_sentences(f"{fact} {quoted}", [], windows=windows) == [quoted]
+    assert q.echo_sentences(f"{fact} It is slow.", [], windows=windows) == []
+    # Windows the library or the document already hold are not the prompt's wording.
+    assert q.wrapper_windows(prompt, [fact], content=q.ngram_set([prompt])) == set()
+
+
 # -- repetition -------------------------------------------------------------------------------------
 
 def test_repeated_sentences_ignore_case_spacing_and_punctuation_and_count_each_repeat():
@@ -186,6 +197,12 @@ def embedder():
     from retrieval.library import shared_embedder
 
     return shared_embedder().embed
+
+
+def test_untitled_text_matches_nothing_even_by_embedding():
+    embed = _fake_embed({})  # every text the same vector: cosine 1 everywhere
+    assert q.match_headings(["", "Context"], ["", "Background"], embed) == {1: [1]}
+    assert q.best_match("", ["", "Context"], embed) is None
 
 
 def test_real_embeddings_match_headings_by_meaning(embedder):

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from engine.config import dump_config, load_config, parse_value, server_settings, set_value, unset_value
+from engine.config import dump_config, load_config, parse_value, server_settings, set_config_value, unset_config_value
 from engine.errors import UserError
 from engine.server.endpoint import check_allowed, is_loopback, parse_endpoint
 
@@ -68,17 +68,17 @@ def test_flag_beats_env_beats_config() -> None:
 
 def test_config_round_trip(tmp_path) -> None:
     path = tmp_path / "config.toml"
-    set_value("server", "127.0.0.1:8080", path)
-    set_value("allow_hosts", "gpu-box, Other.lan", path)
-    set_value("timeout", "30", path)
-    set_value("api_key_env", "MY_SERVER_KEY", path)
+    set_config_value("server", "127.0.0.1:8080", path)
+    set_config_value("allow_hosts", "gpu-box, Other.lan", path)
+    set_config_value("timeout", "30", path)
+    set_config_value("api_key_env", "MY_SERVER_KEY", path)
     values = load_config(path)
     assert values == {"server": "http://127.0.0.1:8080/v1", "allow_hosts": ["gpu-box", "other.lan"],
                       "timeout": 30.0, "api_key_env": "MY_SERVER_KEY"}
     assert tomllib.loads(path.read_text()) == values
-    set_value("server", "", path)
+    set_config_value("server", "", path)
     assert "server" not in load_config(path)
-    unset_value("allow_hosts", path)
+    unset_config_value("allow_hosts", path)
     assert "allow_hosts" not in load_config(path)
 
 

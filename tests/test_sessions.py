@@ -15,6 +15,11 @@ def titles(session: drafting.Session) -> list[str]:
     return [s.title for s in session.sections]
 
 
+def at(session_id: int, position: int) -> int:
+    """The stable id of the section now at `position` (what the CLI does with a typed N)."""
+    return drafting.get_session(session_id).section(position).id
+
+
 def test_new_session_starts_from_the_template_outline_and_defaults():
     session = drafting.new_session("in-rent-agreement", "Flat 302 lease", RENT)
     template = drafting.get_template("in-rent-agreement")
@@ -41,39 +46,44 @@ def test_outline_add_remove_move_rename():
     sid = drafting.new_session("adr-nygard", values={"title": "T"}).id
     assert titles(drafting.add_section(sid, "Alternatives", position=3)) == [
         "Status", "Context", "Alternatives", "Decision", "Consequences"]
-    assert titles(drafting.move_section(sid, 3, 5)) == ["Status", "Context", "Decision", "Consequences", "Alternatives"]
-    assert titles(drafting.rename_section(sid, 5, "Options considered"))[-1] == "Options considered"
-    session = drafting.remove_section(sid, 5)
+    assert titles(drafting.move_section(sid, at(sid, 3), 5)) == [
+        "Status", "Context", "Decision", "Consequences", "Alternatives"]
+    assert titles(drafting.rename_section(sid, at(sid, 5), "Options considered"))[-1] == "Options considered"
+    session = drafting.remove_section(sid, at(sid, 5))
     assert titles(session) == ["Status", "Context", "Decision", "Consequences"]
     assert [s.position for s in session.sections] == [1, 2, 3, 4]
     with pytest.raises(UserError, match="has no section 9"):
-        drafting.move_section(sid, 9, 1)
+        drafting.move_section(sid, at(sid, 9), 1)
+    with pytest.raises(UserError, match="has no section 9"):
+        drafting.move_section(sid, at(sid, 1), 9)
     with pytest.raises(UserError, match="needs a title"):
         drafting.add_section(sid, "  ")
 
 
 def test_versions_are_append_only_and_revert_makes_a_new_one():
     sid = drafting.new_session("adr-nygard", values={"title": "T"}).id
-    first = drafting.edit_section(sid, 2, "First words.")
-    second = drafting.edit_section(sid, 2, "Second words.")
+    context = at(sid, 2)
+    first = drafting.edit_section(sid, context, "First words.")
+    second = drafting.edit_section(sid, context, "Second words.")
     assert (first.version, second.version) == (1, 2)
     with pytest.raises(UserError, match="no text yet"):
-        drafting.accept(sid, 3)
-    assert drafting.accept(sid, 2).section(2).status == "accepted"
-    back = drafting.revert(sid, 2, 1)
+        drafting.accept(sid, at(sid, 3))
+    assert drafting.accept(sid, context).by_id(context).status == "accepted"
+    back = drafting.revert(sid, context, 1)
     assert (back.version, back.text, back.source, back.reverted_from) == (3, "First words.", "reverted", 1)
-    assert [(v.version, v.text) for v in drafting.history(sid, 2)] == [
+    assert [(v.version, v.text) for v in drafting.history(sid, context)] == [
         (1, "First words."), (2, "Second words."), (3, "First words.")]
     section = drafting.get_session(sid).section(2)
     assert (section.text, section.status) == ("First words.", "drafted")
     with pytest.raises(UserError, match="no version 7"):
-        drafting.revert(sid, 2, 7)
+        drafting.revert(sid, context, 7)
     # A section the template requires stays; removing an added one keeps its versions in the database.
     with pytest.raises(UserError, match="required by the template"):
-        drafting.remove_section(sid, 2)
+        drafting.remove_section(sid, context)
     drafting.add_section(sid, "Alternatives", position=3)
-    drafting.edit_section(sid, 3, "We also looked at flat files.")
-    assert [s.title for s in drafting.remove_section(sid, 3).sections] == ["Status", "Context", "Decision", "Consequences"]
+    drafting.edit_section(sid, at(sid, 3), "We also looked at flat files.")
+    assert [s.title for s in drafting.remove_section(sid, at(sid, 3)).sections] == [
+        "Status", "Context", "Decision", "Consequences"]
     with sqlite3.connect(database_path()) as conn:
         assert conn.execute("SELECT COUNT(*) FROM drafting_versions").fetchone()[0] == 4
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -81,9 +91,9 @@ def test_versions_are_append_only_and_revert_makes_a_new_one():
 
 def test_fixed_sections_are_drafted_without_a_model():
     sid = drafting.new_session("in-rent-agreement", values=RENT).id
-    assert drafting.needs_model(sid, 1) is False and drafting.needs_model(sid, 5) is True
+    assert drafting.needs_model(sid, at(sid, 1)) is False and drafting.needs_model(sid, at(sid, 5)) is True
     streamed: list[str] = []
-    result = drafting.draft_section(sid, 3, lm=None, on_text=streamed.append)
+    result = drafting.draft_section(sid, at(sid, 3), lm=None, on_text=streamed.append)
     assert not result.used_model and result.version.source == "fixed"
     assert "Rs. 28,000/-" in result.version.text and streamed == [result.version.text]
     assert drafting.get_session(sid).section(3).status == "drafted"
@@ -91,7 +101,7 @@ def test_fixed_sections_are_drafted_without_a_model():
 
 def test_plan_refuses_once_sections_are_drafted():
     sid = drafting.new_session("adr-nygard", values={"title": "T"}).id
-    drafting.edit_section(sid, 1, "Accepted")
+    drafting.edit_section(sid, at(sid, 1), "Accepted")
     with pytest.raises(UserError, match="already has drafted sections"):
         drafting.plan(sid, lm=None)
 

@@ -11,7 +11,7 @@ import torch
 
 import engine
 from engine.generation import GenerationConfig, generate
-from engine.decode import decode_one, prefill
+from engine.sequence import prefill
 from engine.sampling import SamplingParams
 from engine.speculative import SpeculativeConfig, SpeculativeDecoder
 from engine.tree import ancestor_mask
@@ -77,12 +77,13 @@ def test_cache_after_acceptance_equals_fresh_prefill(tiny_lms, arch: str) -> Non
         for _ in range(6):
             out.extend(decoder.step())
             # the cache holds prompt + everything emitted except the last token (the next root)
-            assert decoder._cache.get_seq_length() == len(ids) + len(out) - 1
-            mine = decode_one(lm.model, out[-1], decoder._cache, lm.device)
-            ref_cache, _ = prefill(lm.model, ids + out[:-1], lm.device)
-            theirs = decode_one(lm.model, out[-1], ref_cache, lm.device)
+            seq = decoder._seq
+            assert seq.length == len(ids) + len(out) - 1
+            mine = seq.run([out[-1]], keep=1)[-1]
+            ref, _ = prefill(lm, ids + out[:-1], reuse=False)
+            theirs = ref.run([out[-1]], keep=1)[-1]
             torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-4)
-            decoder._cache.crop(-1)  # undo the probe so decoding continues from the same state
+            seq.truncate(seq.length - 1)  # undo the probe so decoding continues from the same state
             checked_gather |= decoder.accepted[-1] > 1
     assert checked_gather, "no step accepted a draft, so the gather was never exercised"
 

@@ -13,10 +13,10 @@ import torch
 
 import engine
 from engine.generation import GenerationConfig, generate
-from engine.adaptive import CostProfile, _PROFILES, _profile_key, best_count, cost_profile
+from engine.adaptive import CostProfile, _profile_key, best_count, cost_profile
 from engine.draft_sources import SuffixIndex, reference_index
 from engine.paths import cache_dir
-from engine.recycling import RecyclingTable, forget_shared, load_table, save_table, shared_table, table_path
+from engine.recycling import RecyclingTable, load_table, save_table, table_path
 from engine.tree import Trie, build_template, expand_template, select
 
 
@@ -65,15 +65,23 @@ def test_bad_table_file_is_ignored_with_a_warning(damage: str) -> None:
 
 def test_generation_persists_table_for_next_session(tiny_model_dir: Path) -> None:
     lm = engine.load_model(str(tiny_model_dir))
-    forget_shared()
     generate(lm, "THIS DEED OF LEASE is made", GenerationConfig(max_new_tokens=12, method="recycling"))
     path = table_path(lm.identity, lm.vocab_size)
     assert path.is_file()
-    filled = shared_table(lm.identity, lm.vocab_size).filled_rows()
-    forget_shared()  # a new session: nothing in memory
+    filled = lm.state.recycling_table(lm.identity, lm.vocab_size).filled_rows()
+    engine.forget_state(lm)  # a new session: nothing in memory
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert shared_table(lm.identity, lm.vocab_size).filled_rows() == filled > 0
+        assert lm.state.recycling_table(lm.identity, lm.vocab_size).filled_rows() == filled > 0
+
+
+def test_a_fresh_state_persists_nothing(tiny_model_dir: Path) -> None:
+    lm = engine.load_model(str(tiny_model_dir))
+    path = table_path(lm.identity, lm.vocab_size)
+    path.unlink(missing_ok=True)
+    with engine.fresh_state(lm):
+        generate(lm, "THIS DEED OF LEASE is made", GenerationConfig(max_new_tokens=12, method="recycling"))
+    assert not path.exists()
 
 
 def test_table_update_keeps_topk_of_each_position() -> None:
@@ -86,17 +94,17 @@ def test_table_update_keeps_topk_of_each_position() -> None:
 
 def test_cost_profile_is_measured_once_and_cached(tiny_model_dir: Path) -> None:
     lm = engine.load_model(str(tiny_model_dir))
-    _PROFILES.clear()
+    lm.profiles.clear()
     profile = cost_profile(lm)
     assert all(s > 0 for s in profile.seconds) and list(profile.seconds) == sorted(profile.seconds)
     files = [cache_dir("adaptive") / f"{_profile_key(lm)}.json"]
     assert files[0].is_file()
     fake = {"widths": list(profile.widths), "seconds": [1.0] * len(profile.widths)}
     files[0].write_text(json.dumps(fake))
-    _PROFILES.clear()
+    lm.profiles.clear()
     assert cost_profile(lm).seconds == (1.0,) * len(profile.widths)  # read back, not re-measured
     files[0].write_text("{broken")
-    _PROFILES.clear()
+    lm.profiles.clear()
     assert cost_profile(lm).seconds != (1.0,) * len(profile.widths)  # a bad file is re-measured
     assert engine.adaptive.baseline_tok_s(lm) == pytest.approx(1.0 / cost_profile(lm).seconds[0])
 

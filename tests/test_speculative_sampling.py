@@ -87,7 +87,7 @@ def sample_pairs(lm, ids: list[int], count: int, seed: int) -> tuple[Counter, in
         out: list[int] = []
         while len(out) < 2:
             out.extend(decoder.step())
-        decoder._cache.crop(-(decoder._cache.get_seq_length() - base))
+        decoder._seq.truncate(base)
         drafted += decoder.accepted[0] > 1
         pairs[(out[0], out[1])] += 1
     return pairs, drafted

@@ -67,7 +67,7 @@ def test_k_distinct_suggestions_best_first(tiny_model_dir: Path, k: int) -> None
 
 
 def test_one_forward_per_step(tiny_model_dir: Path) -> None:
-    lm = load_model(str(tiny_model_dir))
+    lm = load_model(str(tiny_model_dir), forward="hf")  # HF's forward hooks count the calls
     calls = []
     hook = lm.model.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
     try:
@@ -82,7 +82,7 @@ def test_one_forward_per_step(tiny_model_dir: Path) -> None:
 
 
 def test_superposed_input_is_the_weighted_mix_of_embeddings(tiny_model_dir: Path) -> None:
-    lm = load_model(str(tiny_model_dir))
+    lm = load_model(str(tiny_model_dir), forward="hf")  # HF's pre-hook sees inputs_embeds
     seen: list[torch.Tensor] = []
 
     def grab(module, args, kwargs):
@@ -106,6 +106,27 @@ def test_superposed_input_is_the_weighted_mix_of_embeddings(tiny_model_dir: Path
         expected = (weights[:, None] * lm.model.get_input_embeddings()(top_ids[:3])).sum(0)
     assert torch.allclose(seen[0][0, 0], expected, atol=1e-5)
     assert weights.max() < 0.999  # a genuine mixture, not one token
+
+
+def test_our_forward_gives_the_suggestions_hf_gives(tiny_model_dir: Path) -> None:
+    ours, theirs = load_model(str(tiny_model_dir)), load_model(str(tiny_model_dir), forward="hf")
+    assert ours.forward_name == "own" and theirs.forward_name == "hf"
+    ids = suggestion_prompt_ids(ours, PREFIX)
+    got = [superposed_decode(lm, ids, k=3, max_tokens=10, alpha=0.0, stop_at_sentence=False)
+           for lm in (ours, theirs)]
+    assert [s.token_ids for s in got[0].suggestions] == [s.token_ids for s in got[1].suggestions]
+    assert got[0].forwards == got[1].forwards
+
+
+def test_the_prompt_window_start_stays_put_while_typing() -> None:
+    from engine.superposed import stable_window_start
+
+    text = "The Lessee shall pay the rent on time. " * 80
+    start = stable_window_start(text, 1500)
+    assert 0 < start and len(text) - start >= 1500 and text[start - 1].isspace()
+    for extra in ("a", " word", " two words", " and a few more words here"):
+        assert stable_window_start(text + extra, 1500) == start
+    assert stable_window_start("short text", 1500) == 0
 
 
 def _violations(lm, prompt_ids: list[int], suggestions: list[Suggestion], share: float) -> int:

@@ -61,8 +61,8 @@ def test_fixed_sections_carry_the_rent_facts():
     values = {"lessor": "Anil Sharma", "lessee": "Priya Nair", "rent": "Rs. 28,000", "deposit": "56000",
               "start_date": "1 March 2025", "term_months": "11", "property": "Flat 302, Sunrise Apartments, Noida"}
     text = "\n".join(render_text(template, s.text, values) for s in template.sections if s.mode == "fixed")
-    for expected in ["Anil Sharma", "Priya Nair", "Rs. 28,000/-", "Rs. 56,000/-", "1 March 2025", "11 months",
-                     "Flat 302, Sunrise Apartments, Noida"]:
+    for expected in ["Anil Sharma", "Priya Nair", "Rs. 28,000/-", "Rs. 56,000/-", "1st day of March, 2025",
+                     "11 (Eleven) months", "Flat 302, Sunrise Apartments, Noida"]:
         assert expected in text
 
 

@@ -23,7 +23,8 @@ def test_parse_titles_keeps_titles_and_drops_prose():
 def test_merge_plan_keeps_required_sections_in_order_and_places_extras_before_closing_ones():
     template = get_template("in-rent-agreement")
     proposed = ["Rent", "Pets and Parking", "Residential Rent Agreement (11 months)", "Anil Sharma", "Lock-in Period"]
-    outline, extras = prompts.merge_plan(template.sections, proposed, 3, {**RENT, "_template": template.name})
+    outline, extras = prompts.merge_plan(template.sections, proposed, 3, {**RENT, "_template": template.name},
+                                         ["Pets and Parking", "Lock-in Period", "Rent"])
     assert extras == ["Pets and Parking", "Lock-in Period"]
     names = [item if isinstance(item, str) else item.id for item in outline]
     assert names[-5:] == ["Pets and Parking", "Lock-in Period", "registration", "schedule", "signatures"]
@@ -63,7 +64,7 @@ class FakeExample:
 
 
 class FakeLibrary:
-    def examples(self, kind: str, heading: str, text: str = "", k: int = 3) -> list[FakeExample]:
+    def examples(self, kind: str, heading: str, text: str = "", k: int = 3, form: str | None = None) -> list[FakeExample]:
         return [FakeExample(f"Example {kind} section for {heading}.")]
 
     def search(self, query: str, k: int = 10, kind: str | None = None, source: str | None = None) -> list:
@@ -91,7 +92,8 @@ def test_draft_all_stores_every_section_with_stats_and_reference_texts(tiny_lm, 
     seen: list[int] = []
     results = drafting.draft_all(sid, tiny_lm, on_section=lambda n, s: seen.append(n), max_new_tokens=8)
     assert seen == [1, 2, 3, 4] and [r.used_model for r in results] == [False, True, True, True]
-    assert len(calls) == 3 and all(c["config"].max_new_tokens == 8 for c in calls)
+    # One call per model-written section, and a second for a section whose first draft was unusable.
+    assert 3 <= len(calls) <= 6 and all(c["config"].max_new_tokens == 8 for c in calls)
     assert calls[0]["reference_texts"][0] == "Example adr section for Context."
     assert "Store events in PostgreSQL." in calls[0]["reference_texts"]
     session = drafting.get_session(sid)
@@ -122,13 +124,34 @@ def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest
     keyed = [s.key for s in result.session.sections if s.key]
     assert keyed == [s.id for s in template.sections]
     assert len(result.session.sections) == len(keyed) + len(result.added)
-    assert bool(result.notice) == (len(result.proposed) < 2)
     from engine.generation import GenerationResult
 
-    monkeypatch.setattr(model_calls, "generate", lambda *a, **k: GenerationResult("no list here", []))
-    fallback = drafting.plan(sid, tiny_lm, use_library=False)
-    assert fallback.notice.startswith("the model's outline could not be read")
-    assert [s.key for s in fallback.session.sections if s.key] == keyed
+    fresh = drafting.new_session("in-rent-agreement", values=RENT).id
+
+    class RentLibrary(FakeLibrary):  # other rent agreements that have a pets-and-parking clause
+        def stats(self) -> dict:
+            return {"documents": 3, "by_kind": {"legal": 3}, "by_form": {"rent-agreement": 3}}
+
+        def common_headings(self, kind: str, min_documents: int = 2) -> list[tuple[str, int]]:
+            return [("Pets and Parking", 3)] if kind == "rent-agreement" else []
+
+    monkeypatch.setattr(examples, "open_library", lambda: RentLibrary())
+
+    def answer(text: str):
+        monkeypatch.setattr(model_calls, "generate", lambda *a, **k: GenerationResult(text, []))
+        return drafting.plan(fresh, tiny_lm)
+
+    # Known answers, not the random model's: one title, or none, is not an outline, so the
+    # template's sections stay as they are...
+    for text in ("1. Pets and Parking\n", "no list here"):
+        fallback = answer(text)
+        assert fallback.notice.startswith("the model's outline could not be read"), text
+        assert fallback.added == [] and [s.key for s in fallback.session.sections] == keyed
+    # ...while a readable list is used for the titles other rent agreements support.
+    used = answer("1. Pets and Parking\n2. Lock-in Period\n")
+    assert used.notice == "" and used.proposed == ["Pets and Parking", "Lock-in Period"]
+    assert used.added == ["Pets and Parking"]
+    assert [s.title for s in used.session.sections if not s.key] == used.added
 
 
 def test_draft_uses_the_users_library_for_examples(tiny_lm, corpus: Path, monkeypatch: pytest.MonkeyPatch):
@@ -152,7 +175,7 @@ def test_draft_uses_the_users_library_for_examples(tiny_lm, corpus: Path, monkey
     sid = drafting.new_session("adr-madr", values={"title": "Pick a deployment platform", "context": "We need to host"
                                                    " the service.", "options": "cloud.gov; AWS", "chosen": "cloud.gov",
                                                    "because": "it is authorised"}).id
-    consequences = next(s.position for s in drafting.get_session(sid).sections if s.key == "consequences")
+    consequences = next(s.id for s in drafting.get_session(sid).sections if s.key == "consequences")
     result = drafting.draft_section(sid, consequences, tiny_lm, max_new_tokens=4)
     assert result.examples >= 1
     corpus_text = "\n".join(f.read_text(encoding="utf-8") for f in files)

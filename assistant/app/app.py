@@ -50,9 +50,10 @@ class DraftpadApp(App):
     ]
 
     def __init__(self, model: str = "default", device: str = "auto", dtype: str = "auto",
-                 load_model: bool = True, resume: bool = True, section_tokens: int | None = None) -> None:
+                 load_model: bool = True, resume: bool = True, section_tokens: int | None = None,
+                 server: object = None) -> None:
         super().__init__()
-        self.host = ModelHost(model, device, dtype)
+        self.host = ModelHost(model, device, dtype, server=server)
         self.section_tokens = section_tokens  # None: each template section's own budget
         self.should_load_model = load_model
         self.should_resume = resume
@@ -77,10 +78,12 @@ class DraftpadApp(App):
         if self.should_load_model:
             self.load_model()
 
-    @work(thread=True, exclusive=True, group="model-load")
     def load_model(self) -> None:
-        self.host.load()
-        self.call_from_thread(self._model_loaded)
+        def loaded() -> None:
+            if self.is_running:
+                self.call_from_thread(self._model_loaded)
+
+        self.host.start(loaded)  # a daemon thread: quitting never waits for the load
 
     def _model_loaded(self) -> None:
         if self.host.error:
@@ -118,7 +121,7 @@ class DraftpadApp(App):
             return  # a screen resumed on its way under another one
         name = getattr(screen, "place_name", "home")
         session_id = getattr(screen, "session_id", None)
-        section = getattr(screen, "position", None)
+        section = getattr(screen, "section_id", None)  # stable: the outline may change before the restart
         self.place = Place(name, session_id, str(section) if section is not None else None, self.theme)
         self._save_place()
 
@@ -187,14 +190,15 @@ class DraftpadApp(App):
         if isinstance(self.screen, HomeScreen):
             self.screen.action_new()
 
-    def open_session(self, session_id: int, position: str | int | None = None) -> None:
+    def open_session(self, session_id: int, section_id: str | int | None = None) -> None:
+        """The session's outline, and with `section_id` (a section's stable id) its editor on top."""
         from assistant.app.screens.outline import OutlineScreen
 
         self._go(OutlineScreen(session_id))
-        if position is not None:
+        if section_id is not None:
             from assistant.app.screens.editor import EditorScreen
 
-            self.push_screen(EditorScreen(session_id, int(position)))
+            self.push_screen(EditorScreen(session_id, int(section_id)))
 
     def action_help(self) -> None:
         self.push_screen(TextViewScreen("Keys", self.help_markdown(self.screen)))

@@ -39,6 +39,8 @@ class ModelHost:
     # Torch is not re-entrant across our decode loops and the CPU is small: one job at a time.
     busy: threading.Lock = field(default_factory=threading.Lock)
     _done: threading.Event = field(default_factory=threading.Event)
+    server: Any = None  # engine ServerSettings: generations go to that server instead of a local model
+    server_state: str = ""  # "answers" | "not answering" after the last call to the server
 
     @property
     def ready(self) -> bool:
@@ -56,10 +58,18 @@ class ModelHost:
         """Blocking; meant for a worker thread. Errors are kept as one line for the UI."""
         self.started_at = time.monotonic()
         try:
-            from engine import UserError, load_model
+            from engine import UserError, connect_configured, load_model
 
             try:
-                self.lm = load_model(self.spec, self.device, self.dtype)
+                if self.server is not None:
+                    lm = connect_configured(self.server)
+                    # Import the generation code now, as a local load does: transformers imported
+                    # by two workers at once (a draft and the examples panel) can fail half-way.
+                    from engine import GenerationConfig  # noqa: F401
+                    self.server_state = "answers"
+                    self.lm = lm  # last: `ready` turns true only when all of the above holds
+                else:
+                    self.lm = load_model(self.spec, self.device, self.dtype)
                 self.loaded_seconds = time.monotonic() - self.started_at
             except UserError as exc:
                 self.error = str(exc)
@@ -67,6 +77,28 @@ class ModelHost:
             self.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         finally:
             self._done.set()
+
+    def start(self, on_done: Callable[[], None] | None = None) -> threading.Thread:
+        """Load in a daemon thread, then call `on_done` there. Not a Textual thread worker: those
+        run in asyncio's default executor, which the app waits for on exit, so Ctrl+Q during a
+        first load (dequantising the GGUF takes half a minute) would wait for it. Nothing is lost
+        by leaving mid-load: the engine publishes its model cache only once it is complete."""
+        def run() -> None:
+            self.load()
+            if on_done is not None:
+                try:
+                    on_done()
+                except Exception:  # noqa: BLE001 - the app has closed meanwhile
+                    pass
+
+        self._thread = threading.Thread(target=run, name="draftpad-model-load", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    @property
+    def loading(self) -> bool:
+        thread = getattr(self, "_thread", None)
+        return thread is not None and thread.is_alive()
 
     def begin(self, activity: str) -> None:
         self.activity, self.activity_since = activity, time.monotonic()
@@ -81,6 +113,12 @@ class ModelHost:
             self.begin(activity)
             try:
                 yield
+                if self.server is not None:
+                    self.server_state = "answers"
+            except Exception as exc:
+                if self.server is not None and type(exc).__name__ == "ServerError":
+                    self.server_state = "not answering"
+                raise
             finally:
                 self.end()
 
@@ -90,11 +128,18 @@ class ModelHost:
 
     @property
     def name(self) -> str:
+        if self.server is not None:
+            return self.lm.name if self.lm is not None else f"server {self.server.url}"
         return "SmolLM2-135M" if self.spec == "default" else self.spec.rstrip("/").split("/")[-1]
 
     def describe(self) -> str:
         if self.lm is None:
             return self.name
+        if getattr(self.lm, "is_server", False):
+            endpoint = self.lm.endpoint
+            # a host other than this machine is said plainly: the document leaves the machine
+            where = f"server {endpoint.address}" if endpoint.loopback else f"REMOTE server {endpoint.address}"
+            return " · ".join(p for p in (self.name, where, self.server_state) if p)
         device = str(self.lm.device)
         dtype = str(self.lm.dtype).replace("torch.", "")
         return f"{self.name} · {device} · {dtype}"
@@ -115,7 +160,7 @@ class ModelHost:
 
     def baseline_tok_s(self) -> float | None:
         """The engine's estimate of plain greedy speed on this device, once it has measured it."""
-        if self.lm is None:
+        if self.lm is None or getattr(self.lm, "is_server", False):  # a server's speed is its own
             return None
         try:
             from engine import baseline_tok_s

@@ -39,7 +39,7 @@ def main() -> None:
         finally:
             library.close()
     session = drafting.new_session("adr-nygard", EXAMPLE["title"], EXAMPLE)
-    position = next(s.position for s in session.sections if s.title == "Context")
+    section_id = next(s.id for s in session.sections if s.title == "Context")
     out = args.out.resolve()
 
     async def shoot(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +48,7 @@ def main() -> None:
             await pilot.pause(0.1)
         if not app.host.ready:
             raise SystemExit(f"model failed: {app.host.error}")
-        app.open_session(session.id, position)
+        app.open_session(session.id, section_id)
         started = time.monotonic()
         while type(app.screen).__name__ != "EditorScreen" or app.screen.section is None:
             await pilot.pause(0.05)

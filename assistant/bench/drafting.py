@@ -33,9 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -188,7 +188,7 @@ class HeadingSupport:
     vectors: np.ndarray | None
 
     @classmethod
-    def of_kind(cls, kind: str, embed: q.Embed | None) -> "HeadingSupport":
+    def of_kind(cls, kind: str, embed: q.Embed | None) -> HeadingSupport:
         from retrieval.library import open_library
 
         users: dict[str, set[str]] = {}
@@ -327,8 +327,10 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
     echoed: list[str] = []
     facts = fact_values(template, values)
     for prompt, own in draft.prompts:
-        fragments = q.scaffolding_fragments(prompt, facts, _Covered(library_ngrams, own))
-        echoed += [s for s in q.echo_sentences(body, fragments) if s not in echoed]
+        covered = _Covered(library_ngrams, own)
+        fragments = q.scaffolding_fragments(prompt, facts, covered)
+        windows = q.wrapper_windows(prompt, facts, covered)
+        echoed += [s for s in q.echo_sentences(body, fragments, windows=windows) if s not in echoed]
     details["echo"] = echoed
 
     details["repeated_sentences"] = q.repeated_sentences(body)
@@ -339,9 +341,10 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
 
     # off_topic_sections: titles neither the template (any variant, optional ones too) nor the library support.
     all_titles = [s.title for s in template.sections]
-    off_topic = []
+    off_topic: list[str] = []
     for s in draft.sections:
-        if s.template_key or not s.title.strip():
+        # Distinct titles: a model looping on "Title:" wrote one invented heading, not forty.
+        if s.template_key or not s.title.strip() or q.normalise_heading(s.title) in map(q.normalise_heading, off_topic):
             continue
         if q.best_match(s.title, all_titles, embed) is not None:
             continue
@@ -375,6 +378,7 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
         "repeated_sentences": q.repeated_sentence_share(body), "repeated_4grams": repeated_4grams,
         "off_topic_sections": len(off_topic), "rouge_l": rouge, "similarity": similarity,
     }
+    details["calls"] = list(draft.notes)
     return CaseScore(case.id, draft.system, scores, draft.seconds, details)
 
 
@@ -426,7 +430,8 @@ def run_naive(lm: object, case: DraftingCase, template: object, section_tokens: 
     _title, parsed = q.markdown_sections(markdown, loose=True)
     sections = [DraftSection(s.title, s.text, True) for s in parsed]
     prompt = "\n\n".join(m["content"] for m in messages)
-    return Draft("naive", markdown, sections, [(prompt, set())], seconds, dict(case.values))
+    calls = [f"whole document: {result.stats.new_tokens} tokens in {seconds:.0f}s ({result.stats.stop_reason})"]
+    return Draft("naive", markdown, sections, [(prompt, set())], seconds, dict(case.values), calls)
 
 
 def run_draftpad(lm: object, case: DraftingCase, template: object, section_tokens: int | None) -> Draft:
@@ -461,6 +466,8 @@ def run_draftpad(lm: object, case: DraftingCase, template: object, section_token
                         "measured (is logging switched off in the code?)")
     prompts = []
     for entry in sorted(entries, key=lambda e: e.id):
+        notes.append(f"{entry.kind} {entry.section or ''}: {entry.new_tokens} tokens in {entry.seconds or 0:.0f}s "
+                     f"({entry.stop_reason})".replace("  ", " "))
         position = next((i for i, s in enumerate(sections) if s.title == entry.section), len(sections))
         if entry.kind == "plan":
             position = 0
@@ -504,7 +511,7 @@ def case_report(score: CaseScore) -> str:
 def run_drafting_bench(args: argparse.Namespace) -> int:
     from engine.loading import load_model
 
-    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    say = lambda text: print(text, file=sys.stderr, flush=True)
     corpus = Path(getattr(args, "corpus", None) or DEFAULT_CORPUS)
     cases = select_cases(load_cases(Path(getattr(args, "cases", None) or DEFAULT_CASES)),
                          getattr(args, "case", None), getattr(args, "limit", None))
@@ -553,16 +560,22 @@ def run_drafting_bench(args: argparse.Namespace) -> int:
             if verbose:
                 say(case_report(score))
         say(f"  [{n}/{len(cases)}] {case.id}: draftpad {draftpad.seconds:.0f}s, naive {naive.seconds:.0f}s")
+        # Written after every case, so a long run that is stopped still leaves what it measured.
+        write_report(getattr(args, "json_out", None), scores, drafts, len(cases))
 
     rows = summarise(scores)
     print(f"bench --drafting: {len(cases)} cases, model {lm.resolved.display}; rouge_l and similarity over "
           f"{sum(1 for c in cases if c.reference)} cases with a reference")
     print(table(rows))
-    json_out = getattr(args, "json_out", None)
-    if json_out:
-        report = {"rows": rows,
-                  "per_case": [{"case": s.case, "system": s.system, "seconds": round(s.seconds, 2),
-                             **{m: s.scores[m] for m in METRICS}, "details": s.details,
-                             "markdown": drafts[(s.case, s.system)]} for s in scores]}
-        Path(json_out).write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     return 0
+
+
+def write_report(path: Path | None, scores: list[CaseScore], drafts: dict[tuple[str, str], str], planned: int) -> None:
+    if not path:
+        return
+    report = {"rows": summarise(scores),
+              "complete": len({s.case for s in scores}) == planned,
+              "per_case": [{"case": s.case, "system": s.system, "seconds": round(s.seconds, 2),
+                            **{m: s.scores[m] for m in METRICS}, "details": s.details,
+                            "markdown": drafts[(s.case, s.system)]} for s in scores]}
+    Path(path).write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")

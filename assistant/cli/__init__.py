@@ -15,7 +15,7 @@ from assistant.cli.options import add_model_options
 from engine import enforce_offline
 
 AREAS = ["assistant.cli.model", "assistant.cli.bench", "assistant.cli.library", "assistant.cli.drafting",
-         "assistant.cli.suggest", "assistant.cli.logs"]
+         "assistant.cli.suggest", "assistant.cli.logs", "assistant.cli.config"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_app(args: argparse.Namespace) -> int:
     from assistant.app import run  # the only place textual is imported
+    from assistant.cli.options import server_settings_for
 
-    return run(model=args.model, device=args.device, dtype=args.dtype) or 0
+    return run(model=args.model, device=args.device, dtype=args.dtype, server=server_settings_for(args)) or 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,9 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from engine.config import KEYS
+    from engine import CONFIG_KEYS
 
-    keys = "; ".join(f"{k}: {v}" for k, v in KEYS.items())
+    keys = "; ".join(f"{k}: {v}" for k, v in CONFIG_KEYS.items())
     cmd = sub.add_parser("config", help="show or change settings (the model server)", description=f"Keys — {keys}.")
     actions = cmd.add_subparsers(dest="config_action", metavar="ACTION")
     p = actions.add_parser("set", help="set KEY to VALUE")
@@ -29,22 +29,22 @@ def _text(value: object) -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from engine.config import KEYS, config_path, load_config, server_settings, set_value, unset_value
-    from engine.errors import UserError
+    from engine import (CONFIG_KEYS, UserError, config_path, load_config, server_settings, set_config_value,
+                        unset_config_value)
 
     action = args.config_action or "show"
     if action == "set":
-        values = set_value(args.key, args.value)
+        values = set_config_value(args.key, args.value)
         print(f"{args.key} = {_text(values[args.key])}" if args.key in values else f"{args.key} unset")
         return 0
     if action == "unset":
-        unset_value(args.key)
+        unset_config_value(args.key)
         print(f"{args.key} unset")
         return 0
     values = load_config()
     if action == "get":
-        if args.key not in KEYS:
-            raise UserError(f"unknown config key '{args.key}' (keys: {', '.join(KEYS)})")
+        if args.key not in CONFIG_KEYS:
+            raise UserError(f"unknown config key '{args.key}' (keys: {', '.join(CONFIG_KEYS)})")
         if args.key not in values:
             return 1  # like `git config`: nothing printed, non-zero exit
         print(_text(values[args.key]))
@@ -55,7 +55,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(json.dumps({"file": str(config_path()), "values": values, "backend": effective}))
         return 0
     print(f"# {config_path()}")
-    for key in KEYS:
+    for key in CONFIG_KEYS:
         if key in values:
             print(f"{key} = {_text(values[key])}")
     print(f"# backend in effect: {effective}")

@@ -1,6 +1,9 @@
 """`draftpad templates|new|set|plan|outline|draft|show|accept|edit|history|revert|validate|export|sessions`.
 
 Thin wrappers over `assistant.drafting`; the model is loaded only by the commands that need it.
+A person names sections by their place in the outline (N); each command turns N into the section's
+stable id once, at the start, so the rest of the command means that section even if another
+process (the app) moves it meanwhile.
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from engine import UserError
 
@@ -22,9 +29,9 @@ def _out(text: str = "") -> None:
 
 
 def _load(args: argparse.Namespace) -> object:
-    from engine import load_model
+    from assistant.cli.options import load_lm
 
-    return load_model(args.model, device=args.device, dtype=args.dtype)
+    return load_lm(args)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -35,6 +42,36 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
             raise UserError(f"--set needs name=value, got '{pair}'")
         values[name.strip()] = value
     return values
+
+
+def _section_id(session_id: int, n: int) -> int:
+    """The stable id of the section now at position `n` (UserError when there is none)."""
+    from assistant import drafting
+
+    return drafting.get_session(session_id).section(n).id
+
+
+@contextmanager
+def _stop_on_ctrl_c() -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the event: the generation stops and the core keeps what was streamed
+    as a version, as the app's Esc does. A second Ctrl-C interrupts at once."""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\ndraftpad: stopping; the text so far is kept (Ctrl-C again to quit at once)", file=sys.stderr,
+              flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _show_outline(session: object) -> None:
@@ -147,11 +184,12 @@ def cmd_outline(args: argparse.Namespace) -> int:
     if args.add is not None:
         session = drafting.add_section(args.id, args.add, position=args.at)
     elif args.remove is not None:
-        session = drafting.remove_section(args.id, args.remove)
+        session = drafting.remove_section(args.id, _section_id(args.id, args.remove))
     elif args.move is not None:
-        session = drafting.move_section(args.id, args.move[0], args.move[1])
+        session = drafting.move_section(args.id, _section_id(args.id, args.move[0]), args.move[1])
     elif args.rename is not None:
-        session = drafting.rename_section(args.id, int(args.rename[0]) if args.rename[0].isdigit() else -1, args.rename[1])
+        n = int(args.rename[0]) if args.rename[0].isdigit() else -1
+        session = drafting.rename_section(args.id, _section_id(args.id, n), args.rename[1])
     else:
         session = drafting.get_session(args.id)
     _show_outline(session)
@@ -164,9 +202,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     session = drafting.get_session(args.id)
     if not args.all and args.section is None:
         raise UserError("say which: --section N or --all")
-    if args.section is not None:
-        session.section(args.section)
-    lm = _load(args) if args.all or drafting.needs_model(args.id, args.section) else None
+    section_id = session.section(args.section).id if args.section is not None else None
+    lm = _load(args) if args.all or drafting.needs_model(args.id, section_id) else None
     stream = None if args.quiet else (lambda chunk: print(chunk, end="", flush=True))
 
     def heading(position: int, section: object) -> None:
@@ -175,17 +212,26 @@ def cmd_draft(args: argparse.Namespace) -> int:
         else:
             _out(f"\n## {position}. {section.title}\n")
 
-    if args.all:
-        results = drafting.draft_all(args.id, lm, only_planned=not args.redraft, on_section=heading, on_text=stream,
-                                     max_new_tokens=args.max_new_tokens, use_library=not args.no_library)
-    else:
-        heading(args.section, session.section(args.section))
-        results = [drafting.draft_section(args.id, args.section, lm, on_text=stream,
-                                          max_new_tokens=args.max_new_tokens, use_library=not args.no_library)]
+    with _stop_on_ctrl_c() as cancel:
+        if args.all:
+            results = drafting.draft_all(args.id, lm, only_planned=not args.redraft, on_section=heading,
+                                         on_text=stream, cancel=cancel, max_new_tokens=args.max_new_tokens,
+                                         use_library=not args.no_library)
+        else:
+            heading(args.section, session.section(args.section))
+            results = [drafting.draft_section(args.id, section_id, lm, on_text=stream, cancel=cancel,
+                                              max_new_tokens=args.max_new_tokens, use_library=not args.no_library)]
     if not args.quiet:
         _out()
     for r in results:
         if r.version is None:
+            if r.cancelled:
+                print(f"draftpad: section {r.position} '{r.title}': stopped before any text; nothing stored",
+                      file=sys.stderr)
+            continue
+        if r.cancelled:
+            print(f"draftpad: section {r.position} '{r.title}': stopped; the partial text is kept as "
+                  f"v{r.version.version}", file=sys.stderr)
             continue
         stats = r.version.stats
         detail = (f"{stats.get('new_tokens', 0)} tokens, {stats.get('tok_s', 0)} tok/s, {stats.get('examples', 0)} examples"
@@ -193,6 +239,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
         print(f"draftpad: section {r.position} '{r.title}' v{r.version.version}: {detail}", file=sys.stderr)
     if not results:
         print("draftpad: nothing to draft (every section has text; use --redraft or --section N)", file=sys.stderr)
+    if cancel.is_set():
+        print("draftpad: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -223,8 +272,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_accept(args: argparse.Namespace) -> int:
     from assistant import drafting
 
-    session = drafting.accept(args.id, args.n)
-    _out(f"accepted section {args.n} '{session.section(args.n).title}'")
+    section_id = _section_id(args.id, args.n)
+    session = drafting.accept(args.id, section_id)
+    _out(f"accepted section {args.n} '{session.by_id(section_id).title}'")
     return 0
 
 
@@ -250,7 +300,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         path.unlink(missing_ok=True)
         _out("no changes")
         return 0
-    version = drafting.edit_section(args.id, args.n, text)
+    version = drafting.edit_section(args.id, section.id, text)
     path.unlink(missing_ok=True)
     _out(f"saved section {args.n} '{section.title}' as version {version.version}")
     return 0
@@ -261,7 +311,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     from assistant import drafting
 
-    for v in drafting.history(args.id, args.n):
+    for v in drafting.history(args.id, _section_id(args.id, args.n)):
         when = dt.datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S")
         origin = f" (from v{v.reverted_from})" if v.reverted_from else ""
         model = f" {v.model} {v.method}" if v.model else ""
@@ -273,7 +323,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_revert(args: argparse.Namespace) -> int:
     from assistant import drafting
 
-    version = drafting.revert(args.id, args.n, args.version)
+    version = drafting.revert(args.id, _section_id(args.id, args.n), args.version)
     _out(f"section {args.n} is now version {version.version} (a copy of version {args.version})")
     return 0
 
@@ -295,7 +345,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from assistant import drafting
 
-    path = drafting.export(args.id, args.format, Path(args.output), supersedes=args.supersedes)
+    path = drafting.export(args.id, args.format, Path(args.output) if args.output else None,
+                           supersedes=args.supersedes, force=args.force)
     _out(str(path))
     return 0
 
@@ -402,12 +453,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("export", help="write the document as Markdown or DOCX")
+    p = sub.add_parser("export", help="write the document as Markdown, DOCX or PDF")
     p.add_argument("id", type=int)
-    p.add_argument("--format", required=True, choices=["md", "docx"])
-    p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="a file, or a folder (ADRs get the next adr-tools number there)")
+    p.add_argument("--format", required=True, choices=["md", "docx", "pdf"], help="pdf needs LibreOffice (soffice)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="a file, or a folder (ADRs get their adr-tools number there); ADRs default to the folder "
+                        "named by .adr-dir (or doc/adr), found as adr-tools finds it")
     p.add_argument("--supersedes", type=int, metavar="N", help="ADR only: this record supersedes record N")
+    p.add_argument("--force", action="store_true",
+                   help="export despite missing values or placeholders, and replace an existing file")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sessions", help="list drafting sessions")

@@ -12,9 +12,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from assistant.bench import DEFAULT_CORPUS, DEFAULT_QUERIES
+from assistant.bench import DEFAULT_CORPUS
 
-KIND_CHOICES = ["adr", "legal", "patent", "other"]
+from retrieval import FORMS, KINDS
+
+# A kind, or a finer form (rent-agreement, affidavit, nda, ...), which implies its kind.
+KIND_CHOICES = list(KINDS) + [f for f in FORMS if f not in KINDS]
 SHOW_SKIPPED = 15
 
 
@@ -25,13 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     add = lsub.add_parser("add", help="import files or folders (recursively)")
     add.add_argument("paths", nargs="+", metavar="PATH")
-    add.add_argument("--kind", choices=KIND_CHOICES, help="document kind (guessed when not given)")
+    add.add_argument("--kind", choices=KIND_CHOICES, metavar="KIND",
+                     help="document kind or form: adr, legal, patent, other, or e.g. rent-agreement, affidavit "
+                          "(guessed when not given)")
     add.set_defaults(func=cmd_add)
 
     search = lsub.add_parser("search", help="search imported documents (words and meaning)")
     search.add_argument("query", nargs="+")
     search.add_argument("-k", type=int, default=10, help="number of results (default 10)")
-    search.add_argument("--kind", choices=KIND_CHOICES)
+    search.add_argument("--kind", choices=KIND_CHOICES, metavar="KIND", help="only this kind or form")
     search.add_argument("--source", help="only documents from this source folder name or path")
     search.add_argument("--json", action="store_true", help="print a JSON list")
     search.set_defaults(func=cmd_search)
@@ -52,7 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ri.set_defaults(func=cmd_reindex)
 
     bench = sub.add_parser("bench-library", help="measure import rate, query latency and recall@k")
-    bench.add_argument("--queries", type=Path, default=DEFAULT_QUERIES, help="labelled JSONL {query, expect}")
+    bench.add_argument("--queries", type=Path, action="append", metavar="FILE",
+                       help="labelled JSONL {query, expect}; repeat for several (default: the shipped and the "
+                            "paraphrased query sets)")
     bench.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder to import (default: shared corpus)")
     bench.add_argument("--scale", default="10000,100000",
                        help="comma-separated chunk counts to scale the library to for latency (0: none)")
@@ -127,13 +134,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         lib.close()
     if args.json:
         print(json.dumps([{"path": h.path, "title": h.title, "heading": h.heading, "snippet": h.snippet,
-                           "score": h.score} for h in hits], ensure_ascii=False, indent=1))
+                           "score": h.score, "kind": h.kind, "form": h.form, "page": h.page} for h in hits],
+                         ensure_ascii=False, indent=1))
         return 0
     if not hits:
         print("no results")
     for n, h in enumerate(hits, start=1):
-        where = f" › {h.heading}" if h.heading else ""
-        print(f"{n:>2}. {h.title}{where}  [{h.kind}, {h.score:.4f}]")
+        where = (f" › {h.heading}" if h.heading else "") + (f" (p. {h.page})" if h.page else "")
+        print(f"{n:>2}. {h.title}{where}  [{h.form or h.kind}, {h.score:.4f}]")
         print(f"    {h.path}")
         print(f"    {h.snippet}")
     return 0
@@ -151,7 +159,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not docs:
         print("the library is empty: add documents with `draftpad library add PATH`")
     for d in docs:
-        print(f"{d.kind:<7} {d.sections:>4} sections  {d.title[:50]:<50}  {d.path}")
+        kind = d.kind if d.form in ("", d.kind) else f"{d.kind}/{d.form}"
+        print(f"{kind:<22} {d.sections:>4} sections  {d.title[:50]:<50}  {d.path}")
     return 0
 
 

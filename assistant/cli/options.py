@@ -1,4 +1,5 @@
-"""Command-line options shared by every command that runs a model."""
+"""Command-line options shared by every command that runs a model, and the one place the CLI
+turns them into a model: the embedded engine, or an OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -6,8 +7,39 @@ import argparse
 import os
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, several_servers: bool = False) -> None:
     parser.add_argument("--model", default=os.environ.get("DRAFTPAD_MODEL", "default"),
                         help="'default' (embedded SmolLM2-135M), a .gguf file, a model folder or a cached hub id")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16 on GPU), fp32, bf16, fp16")
+    if several_servers:
+        parser.add_argument("--server", action="append", default=None, metavar="URL",
+                            help="also measure this OpenAI-compatible server (repeatable; URL#LABEL names the row)")
+    else:
+        parser.add_argument("--server", default=None, metavar="URL",
+                            help="use an OpenAI-compatible server (llama.cpp, Ollama, vLLM, LM Studio) instead of "
+                                 "the embedded engine, e.g. http://127.0.0.1:8080/v1; also DRAFTPAD_SERVER or "
+                                 "`draftpad config set server URL`; 'local' ignores both")
+    parser.add_argument("--server-model", default=None, metavar="NAME",
+                        help="the model on that server (also DRAFTPAD_SERVER_MODEL; default: the first it lists)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                        help="let draftpad contact HOST although it is not this machine (repeatable)")
+
+
+def server_settings_for(args: argparse.Namespace) -> object | None:
+    """The server these options, DRAFTPAD_SERVER or the config name; None for the embedded engine."""
+    from engine import server_settings
+
+    return server_settings(getattr(args, "server", None), getattr(args, "server_model", None),
+                           getattr(args, "allow_host", None) or ())
+
+
+def load_lm(args: argparse.Namespace) -> object:
+    settings = server_settings_for(args)
+    if settings is not None:
+        from engine import connect_configured
+
+        return connect_configured(settings)
+    from engine import load_model
+
+    return load_model(args.model, args.device, args.dtype)

@@ -27,7 +27,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     import time
 
     from assistant import drafting
-    from engine import DEFAULT_ALPHA, UserError, load_model
+    from assistant.cli.options import load_lm
+    from engine import DEFAULT_ALPHA, UserError
 
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
@@ -39,7 +40,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
     if not 0.0 <= alpha < 1.0:
         raise UserError("--alpha must be in [0, 1)")
-    lm = load_model(args.model, args.device, args.dtype)
+    lm = load_lm(args)
     started = time.perf_counter()
     suggestions = drafting.suggest(lm, text, k=args.k, max_tokens=args.tokens, use_library=not args.no_library,
                                    alpha=alpha)

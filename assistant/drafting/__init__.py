@@ -3,7 +3,9 @@
 the names exported here.
 
 Conventions:
-- Sessions are identified by an int id; sections by their 1-based `position` in the outline.
+- Sessions are identified by an int id, sections by their stable `OutlineSection.id`: another
+  process (the CLI beside the app) may move sections at any time, so positions are for display;
+  `Session.section(position)` turns what a person typed into a section, `Session.by_id(id)` finds it again.
 - Every function that changes something commits before it returns, and returns fresh data.
 - Problems the user can fix raise `engine.errors.UserError` with a one-line message.
 - Nothing here imports textual or loads a model by itself: functions that need a model take a
@@ -33,7 +35,8 @@ from engine.errors import UserError
 __all__ = [
     "DraftResult", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult", "SectionSpec",
     "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
-    "check_answer", "check_values", "draft_all", "draft_section", "edit_section", "export", "get_session",
+    "check_answer", "check_values", "draft_all", "draft_section", "edit_section", "export", "export_findings",
+    "export_path", "get_session",
     "get_template", "history", "list_sessions", "list_templates", "missing_required", "move_section", "needs_model",
     "new_session", "open_log", "parse_titles", "plan", "refresh_suggestions", "remove_section", "rename_section",
     "revert", "set_values", "suggest", "template_errors", "validate", "wording_before_draft",
@@ -137,34 +140,35 @@ def add_section(session_id: int, title: str, guidance: str = "", position: int |
         return store.get(session_id)
 
 
-def remove_section(session_id: int, position: int) -> Session:
+def remove_section(session_id: int, section_id: int) -> Session:
     """Take a section out of the outline (its versions are kept in the database).
 
     A section the template requires cannot be removed."""
     with _store() as store:
         session = store.get(session_id)
-        section = session.section(position)
+        section = session.by_id(section_id)
         spec = section_spec(get_template(session.template_id), section.key)
         if spec is not None and spec.required:
-            raise UserError(f"section {position} ('{section.title}') is required by the template and cannot be removed")
-        store.remove_section(session_id, position)
+            raise UserError(f"section {section.position} ('{section.title}') is required by the template and cannot be removed")
+        store.remove_section(session_id, section_id)
         return store.get(session_id)
 
 
-def move_section(session_id: int, position: int, new_position: int) -> Session:
+def move_section(session_id: int, section_id: int, new_position: int) -> Session:
+    """Move the section to `new_position` (1-based, a place in the current outline)."""
     with _store() as store:
         session = store.get(session_id)
-        session.section(position)
+        session.by_id(section_id)
         session.section(new_position)
-        store.move_section(session_id, position, new_position)
+        store.move_section(session_id, section_id, new_position)
         return store.get(session_id)
 
 
-def rename_section(session_id: int, position: int, title: str) -> Session:
+def rename_section(session_id: int, section_id: int, title: str) -> Session:
     if not title.strip():
         raise UserError("a section needs a title")
     with _store() as store:
-        section = store.get(session_id).section(position)
+        section = store.get(session_id).by_id(section_id)
         store.rename_section(section.id, session_id, title.strip())
         return store.get(session_id)
 
@@ -186,27 +190,29 @@ def plan(session_id: int, lm: object, *, on_text: OnText | None = None, cancel: 
                             max_new_tokens=max_new_tokens or planner.PLAN_TOKENS)
 
 
-def draft_section(session_id: int, position: int, lm: object, *, on_text: OnText | None = None,
+def draft_section(session_id: int, section_id: int, lm: object, *, on_text: OnText | None = None,
                   cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-                  use_library: bool = True) -> DraftResult:
+                  use_library: bool = True, style: str | None = None) -> DraftResult:
     """Write one section and store it as a new version (committed before returning).
 
     Fixed sections are filled from the fields without the model; generated and mixed ones stream
     the model's prose through `on_text`. If `cancel` is set mid-way, the partial text is still
     stored as a version (nothing the user saw is lost) and `DraftResult.cancelled` is True; cancelled
-    before any text, nothing is stored and `DraftResult.version` is None.
+    before any text, nothing is stored and `DraftResult.version` is None. `style` is the prompt's
+    shape: "continue" (the document so far, continued; the default for a local model) or "chat"
+    (instructions; the default for a server's model).
     """
     from assistant.drafting import writer
 
     with _store() as store:
-        return writer.draft_section(store, session_id, position, lm, on_text=on_text, cancel=cancel,
-                                    max_new_tokens=max_new_tokens, use_library=use_library)
+        return writer.draft_section(store, session_id, section_id, lm, on_text=on_text, cancel=cancel,
+                                    max_new_tokens=max_new_tokens, use_library=use_library, style=style)
 
 
 def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
               on_section: Callable[[int, OutlineSection], None] | None = None, on_text: OnText | None = None,
               cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-              use_library: bool = True) -> list[DraftResult]:
+              use_library: bool = True, style: str | None = None) -> list[DraftResult]:
     """Draft every section in outline order (by default only those not drafted yet).
 
     `on_section(position, section)` is called before each one. Each section is committed as soon as
@@ -217,48 +223,50 @@ def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
     with _store() as store:
         return writer.draft_all(store, session_id, lm, only_planned=only_planned, on_section=on_section,
                                 on_text=on_text, cancel=cancel, max_new_tokens=max_new_tokens,
-                                use_library=use_library)
+                                use_library=use_library, style=style)
 
 
-def needs_model(session_id: int, position: int) -> bool:
+def needs_model(session_id: int, section_id: int) -> bool:
     """False for a fixed section, which the template writes without the model."""
     with _store() as store:
         session = store.get(session_id)
-    spec = section_spec(get_template(session.template_id), session.section(position).key)
+    spec = section_spec(get_template(session.template_id), session.by_id(section_id).key)
     return spec is None or spec.mode != "fixed"
 
 
-def accept(session_id: int, position: int) -> Session:
+def accept(session_id: int, section_id: int) -> Session:
     """Mark a drafted section accepted (it then feeds later sections' prompts)."""
     with _store() as store:
-        section = store.get(session_id).section(position)
+        section = store.get(session_id).by_id(section_id)
         if section.current is None:
-            raise UserError(f"section {position} ('{section.title}') has no text yet: draft it first")
+            raise UserError(f"section {section.position} ('{section.title}') has no text yet: draft it first")
         store.set_status(section.id, session_id, "accepted")
         return store.get(session_id)
 
 
-def edit_section(session_id: int, position: int, text: str) -> SectionVersion:
-    """Store the person's text as a new version (source 'edited'); the section becomes 'drafted'."""
+def edit_section(session_id: int, section_id: int, text: str) -> SectionVersion:
+    """Store the person's text as a new version (source 'edited'); the section becomes 'drafted'.
+    Durable (fsynced) when it returns."""
     with _store() as store:
-        section = store.get(session_id).section(position)
+        section = store.get(session_id).by_id(section_id)
         return store.add_version(session_id, section.id, text, "edited")
 
 
-def history(session_id: int, position: int) -> list[SectionVersion]:
+def history(session_id: int, section_id: int) -> list[SectionVersion]:
     """Every version of the section, oldest first."""
     with _store() as store:
-        section = store.get(session_id).section(position)
+        section = store.get(session_id).by_id(section_id)
         return store.versions(section.id)
 
 
-def revert(session_id: int, position: int, version: int) -> SectionVersion:
+def revert(session_id: int, section_id: int, version: int) -> SectionVersion:
     """Undo: copy an earlier version's text into a new version (source 'reverted')."""
     with _store() as store:
-        section = store.get(session_id).section(position)
+        section = store.get(session_id).by_id(section_id)
         old = next((v for v in store.versions(section.id) if v.version == version), None)
         if old is None:
-            raise UserError(f"section {position} has no version {version} (see `draftpad history {session_id} {position}`)")
+            raise UserError(f"section {section.position} has no version {version} "
+                            f"(see `draftpad history {session_id} {section.position}`)")
         return store.add_version(session_id, section.id, old.text, "reverted", old.model, old.method, old.stats,
                                  reverted_from=version)
 
@@ -272,27 +280,51 @@ def validate(session_id: int) -> list[Finding]:
     return validate_session(get_template(session.template_id), session)
 
 
-def export(session_id: int, fmt: str, path: Path, *, supersedes: int | None = None) -> Path:
-    """Write Markdown (`md`) or Word (`docx`) to `path` and return the file written.
+def export(session_id: int, fmt: str, path: Path | None, *, supersedes: int | None = None,
+           force: bool = False) -> Path:
+    """Write Markdown (`md`), Word (`docx`) or PDF (`pdf`, through LibreOffice) and return the file.
 
     If `path` is an existing folder, the file name is chosen there; for ADR templates that is the
-    next adr-tools number (`0007-use-postgresql.md`), and `supersedes=N` links record N both ways.
+    record's adr-tools number (`0007-use-postgresql.md`: the next one, or the one this title already
+    has), and `supersedes=N` links record N both ways. `path=None` means the ADR folder named by
+    `.adr-dir` (or `doc/adr`), looked up from the current folder as adr-tools does.
+    Refuses (UserError, one line) unless `force`: when validate finds a missing value or a
+    placeholder, and when the file already exists.
     """
     from assistant.drafting.exporter import export_session
 
+    findings = [] if force else export_findings(session_id)
     with _store() as store:
         session = store.get(session_id)
-    return export_session(get_template(session.template_id), session, fmt, Path(path), supersedes=supersedes)
+    template = get_template(session.template_id)
+    return export_session(template, session, fmt, None if path is None else Path(path), supersedes=supersedes,
+                          force=force, findings=findings)
 
 
-def wording_before_draft(session_id: int, position: int) -> str:
+def export_path(session_id: int, fmt: str, path: Path | None) -> Path:
+    """The file `export` would write (a folder resolves to its chosen name), so a UI can ask
+    before replacing it."""
+    from assistant.drafting.exporter import target_path
+
+    session = get_session(session_id)
+    return target_path(get_template(session.template_id), session, fmt, None if path is None else Path(path))
+
+
+def export_findings(session_id: int) -> list[Finding]:
+    """The findings that stop `export` unless forced: missing values and unresolved placeholders."""
+    from assistant.drafting.exporter import BLOCKING
+
+    return [f for f in validate(session_id) if f.code in BLOCKING]
+
+
+def wording_before_draft(session_id: int, section_id: int) -> str:
     """For a section whose template wording wraps the model's prose, the rendered words before the
     prose ('' otherwise): the editor shows them first so streamed prose reads in place."""
     from assistant.drafting.prompts import wording_before_slot
 
     session = get_session(session_id)
     template = get_template(session.template_id)
-    spec = section_spec(template, session.section(position).key)
+    spec = section_spec(template, session.by_id(section_id).key)
     if spec is None or spec.mode != "mixed":
         return ""
     return wording_before_slot(template, spec.text, session.values)
@@ -309,7 +341,14 @@ def ask(lm: object, prompt: str, *, system: str = "", on_text: OnText | None = N
     if not prompt.strip():
         raise UserError("the prompt is empty")
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-    result = model_calls.generate(lm, messages, model_calls.config(**config), on_text=on_text, cancel=cancel)
+    from engine import ServerError
+
+    try:
+        result = model_calls.generate(lm, messages, model_calls.config(**config), on_text=on_text, cancel=cancel)
+    except ServerError as exc:  # what streamed before the server failed is logged like any answer
+        if exc.partial is not None:
+            generation_log.record(kind, lm, messages, exc.partial)
+        raise
     generation_log.record(kind, lm, messages, result)
     return result
 
@@ -328,4 +367,5 @@ def refresh_suggestions(lm: object) -> None:
     """Count newly imported library text into the suggestions' n-gram store."""
     from assistant.drafting.suggestions import refresh_store
 
-    refresh_store(lm)
+    if not getattr(lm, "is_server", False):  # server suggestions use no local n-gram store
+        refresh_store(lm)

@@ -1,22 +1,21 @@
-"""Export a session as Markdown or Word (DOCX), with adr-tools numbering and supersede links for ADRs."""
+"""Export a session as Markdown, Word (DOCX) or PDF, with adr-tools numbering and supersede links
+for ADRs. The template's `[layout]` decides how Word and PDF look (docx_layout); Markdown keeps
+the plain structure (title, `##` sections, the text as written)."""
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from assistant.drafting import adr_files
+from assistant.drafting.adr_files import slug, write_atomically
 from assistant.drafting.sessions import Session
-from assistant.drafting.templates import Template, render_text
+from assistant.drafting.templates import Layout, Template, render_text
 from engine.errors import UserError
 
-FORMATS = ("md", "docx")
-ADR_FILE = re.compile(r"^(\d{4})-.*\.(md|docx)$")
-SCHEDULE_LINE = re.compile(r"^\s*([^:\n]{1,48}):\s+(.+)$")
-CLAUSE = re.compile(r"^\s*(\d+(?:\.\d+)*[.)]|\([a-z0-9]+\))\s+")
+FORMATS = ("md", "docx", "pdf")
+# Findings that stop an export (unless forced): the document would go out with a gap in it.
+BLOCKING = ("missing_value", "placeholder")
 
 
 @dataclass(frozen=True)
@@ -24,67 +23,80 @@ class Part:
     heading: str
     text: str
     schedule: bool = False
+    signatures: bool = False
+    numbered: bool = False
+    show_title: bool = True
 
 
 @dataclass(frozen=True)
 class Rendered:
     title: str
-    preamble: list[str]  # lines under the title (an ADR's "Date: ...")
+    preamble: list[str]  # lines under the title (an ADR's "Date: ...", "Supersedes ...")
     parts: list[Part]
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:60] or "document"
-
-
-def next_adr_number(folder: Path) -> int:
-    numbers = [int(m.group(1)) for p in folder.iterdir() if (m := ADR_FILE.match(p.name))]
-    return max(numbers, default=0) + 1
-
-
-def find_adr(folder: Path, number: int) -> Path:
-    for path in sorted(folder.iterdir()):
-        m = ADR_FILE.match(path.name)
-        if m and int(m.group(1)) == number and path.suffix == ".md":
-            return path
-    raise UserError(f"no ADR number {number} (a {number:04d}-*.md file) in {folder}")
-
-
-def adr_title_of(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return path.stem
+    front_matter: list[tuple[str, str]] = field(default_factory=list)  # MADR's YAML header
+    layout: Layout = Layout()
 
 
 def document_title(template: Template, session: Session) -> str:
     return render_text(template, template.heading, session.values) if template.heading else session.title
 
 
+def _front_matter(template: Template, session: Session) -> list[tuple[str, str]]:
+    """MADR: each key from the field it names; a section with the field's name (Status) gives
+    its current text instead, since that is what the person last wrote."""
+    texts = {s.key: s.text.strip() for s in session.sections if s.key}
+    out = []
+    for key, name in template.layout.front_matter:
+        value = texts.get(name) or str(session.values.get(name, "")).strip()
+        spec = template.field(name)
+        if spec is not None and spec.type == "list":
+            from assistant.drafting.templates import list_items
+
+            value = ", ".join(list_items(value))
+        if value:
+            out.append((key, " ".join(value.split())))
+    return out
+
+
 def render(template: Template, session: Session, number: int | None = None,
            supersedes: tuple[str, str] | None = None) -> Rendered:
-    """The document's structure, shared by both formats. `supersedes` is (link text, target file)."""
+    """The document's structure, shared by every format. `supersedes` is (link text, target file)."""
     title = document_title(template, session)
-    if number is not None:
-        title = f"{number}. {title}"
+    in_front = {name for _, name in template.layout.front_matter}
+    front = _front_matter(template, session)
+    if number is not None and not front:
+        title = f"{number}. {title}"  # adr-tools: "# 7. Use PostgreSQL"; MADR keeps the bare title
     preamble = []
     date = str(session.values.get("date", "")).strip()
-    if template.adr and date:
+    if template.adr and date and not front:
         preamble.append(f"Date: {date}")
+    link = f"Supersedes [{supersedes[0]}]({supersedes[1]})" if supersedes else ""
+    if link and front:
+        preamble.append(link)
     specs = {s.id: s for s in template.sections}
     parts = []
     for i, section in enumerate(session.sections, start=1):
+        if section.key in in_front:
+            continue
         heading = f"{i}. {section.title}" if template.numbering == "sections" else section.title
         text = section.text.strip()
         spec = specs.get(section.key)
-        if supersedes and section.key == "status":
-            text = f"{text}\n\nSupersedes [{supersedes[0]}]({supersedes[1]})".strip()
-        parts.append(Part(heading, text, bool(spec and spec.schedule)))
-    return Rendered(title, preamble, parts)
+        if link and not front and section.key == "status":
+            text = f"{text}\n\n{link}".strip()
+        parts.append(Part(heading, text, bool(spec and spec.schedule), bool(spec and spec.signatures),
+                          bool(spec and spec.numbered), not spec or spec.show_title))
+    return Rendered(title, preamble, parts, front, template.layout)
+
+
+def _yaml_value(value: str) -> str:
+    return value if value.replace("-", "").replace(" ", "").isalnum() else '"' + value.replace('"', '\\"') + '"'
 
 
 def to_markdown(doc: Rendered) -> str:
-    out = [f"# {doc.title}", ""]
+    out = []
+    if doc.front_matter:
+        out += ["---", *[f"{key}: {_yaml_value(value)}" for key, value in doc.front_matter], "---", ""]
+    out += [f"# {doc.title}", ""]
     if doc.preamble:
         out += doc.preamble + [""]
     for part in doc.parts:
@@ -94,103 +106,105 @@ def to_markdown(doc: Rendered) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _inline(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: m.group(1) or m.group(2), text)
-
-
 def to_docx(doc: Rendered, path: Path) -> None:
-    from docx import Document
-    from docx.shared import Pt
+    from assistant.drafting.docx_layout import WordDocument
 
-    document = Document()
-    document.add_heading(doc.title, level=0)
+    word = WordDocument(doc.layout, doc.title)
+    word.title(doc.title)
+    word.fields(doc.front_matter)
     for line in doc.preamble:
-        document.add_paragraph(line)
+        word.line(line)
     for part in doc.parts:
-        document.add_heading(part.heading, level=1)
-        blocks = [b for b in re.split(r"\n\s*\n", part.text) if b.strip()]
-        for block in blocks:
-            lines = [ln for ln in block.splitlines() if ln.strip()]
-            rows = [SCHEDULE_LINE.match(ln) for ln in lines]
-            if part.schedule and lines and all(rows):
-                table = document.add_table(rows=0, cols=2)
-                table.style = "Table Grid"
-                for match in rows:
-                    cells = table.add_row().cells
-                    cells[0].text, cells[1].text = match.group(1).strip(), _inline(match.group(2).strip())
-                continue
-            if len(lines) > 1 and all(CLAUSE.match(ln) or ln.startswith(("-", "*")) for ln in lines):
-                for ln in lines:
-                    paragraph = document.add_paragraph(_inline(ln.strip().lstrip("-* ") if ln.lstrip()[0] in "-*" else ln.strip()))
-                    paragraph.paragraph_format.left_indent = Pt(18)
-                    paragraph.paragraph_format.first_line_indent = Pt(-18)
-                continue
-            paragraph = document.add_paragraph(_inline(" ".join(ln.strip() for ln in lines)))
-            if CLAUSE.match(lines[0]):
-                # Numbered clauses keep their own numbers (Word auto-numbering would renumber them).
-                paragraph.paragraph_format.left_indent = Pt(18)
-                paragraph.paragraph_format.first_line_indent = Pt(-18)
-    document.save(str(path))
+        if part.show_title:
+            word.heading(part.heading)
+        word.body(part.text, schedule=part.schedule, signatures=part.signatures, numbered=part.numbered)
+    word.doc.save(str(path))
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """`write` fills a temporary file next to `path`, which then replaces `path` in one step."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def refusal(findings: list) -> str:
+    """One line naming what is missing, or '' when nothing blocks the export."""
+    missing = [f.field for f in findings if f.code == "missing_value" and f.field]
+    gaps = []
+    for f in findings:
+        if f.code == "placeholder":
+            found = f.message.rsplit(": ", 1)[-1]
+            where = f"section {f.section}" if f.section else "the heading"
+            if f"{found} in {where}" not in gaps:
+                gaps.append(f"{found} in {where}")
+    if not missing and not gaps:
+        return ""
+    what = []
+    if missing:
+        what.append("no value for " + ", ".join(dict.fromkeys(missing)))
+    if gaps:
+        what.append("unresolved " + ", ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else ""))
+    return f"not exported: {'; '.join(what)} (fill them in, or use --force to export anyway)"
 
 
-def _mark_superseded(old: Path, new_title: str, new_name: str) -> None:
-    """adr-tools style: the old record's status loses 'Accepted' and links to the new one."""
-    lines = old.read_text(encoding="utf-8").splitlines()
-    out, in_status, added = [], False, False
-    for line in lines:
-        if line.startswith("## "):
-            if in_status and not added:
-                out += [f"Superseded by [{new_title}]({new_name})", ""]
-                added = True
-            in_status = line[3:].strip().casefold() == "status"
-            out.append(line)
-            continue
-        if in_status and line.strip().casefold() == "accepted":
-            continue
-        out.append(line)
-    if in_status and not added:
-        out += ["", f"Superseded by [{new_title}]({new_name})"]
-        added = True
-    if not added:
-        out += ["", "## Status", "", f"Superseded by [{new_title}]({new_name})"]
-    _write_atomically(old, lambda temp: temp.write_bytes(("\n".join(out).rstrip() + "\n").encode("utf-8")))
-
-
-def export_session(template: Template, session: Session, fmt: str, path: Path, supersedes: int | None = None) -> Path:
-    if fmt not in FORMATS:
-        raise UserError(f"unknown export format '{fmt}' (use {' or '.join(FORMATS)})")
+def _target(template: Template, session: Session, fmt: str, path: Path | None,
+            supersedes: int | None) -> tuple[Path, int | None, list[Path]]:
+    """The file to write, the ADR number (None for a non-ADR) and the records it supersedes."""
+    if path is None:
+        found = adr_files.adr_dir(Path.cwd()) if template.adr else None
+        if found is None:
+            raise UserError("say where to write it: -o FILE or -o FOLDER" +
+                            (" (or add a .adr-dir file, as adr-tools does)" if template.adr else ""))
+        path = found
+        if not path.is_dir():
+            raise UserError(f"the ADR folder {path} (from .adr-dir) does not exist")
+    elif path.is_dir() and template.adr and (path / ".adr-dir").is_file():
+        path = adr_files.adr_dir(path) or path  # a repository root with a .adr-dir: its ADR folder
     number = None
-    old: Path | None = None
+    old: list[Path] = []
     if path.is_dir():
         if template.adr:
-            number = next_adr_number(path)
-            path = path / f"{number:04d}-{slug(document_title(template, session))}.{fmt}"
+            name = slug(document_title(template, session))
+            number = adr_files.number_for(path, name) or adr_files.next_number(path)
+            path = path / f"{number:04d}-{name}.{fmt}"
         else:
             path = path / f"{slug(session.title)}.{fmt}"
         if supersedes is not None:
-            old = find_adr(path.parent, supersedes)
+            old = adr_files.find(path.parent, supersedes, fmt)
     elif supersedes is not None:
         raise UserError("--supersedes needs -o to be the folder of ADRs")
     if not path.parent.is_dir():
         raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
-    link = (adr_title_of(old), old.name) if old else None
+    return path, number, old
+
+
+def target_path(template: Template, session: Session, fmt: str, path: Path | None) -> Path:
+    return _target(template, session, fmt, path, None)[0]
+
+
+def export_session(template: Template, session: Session, fmt: str, path: Path | None, supersedes: int | None = None,
+                   *, force: bool = False, findings: list | None = None) -> Path:
+    """Write the document. Without `force`, refuse (UserError, one line) when `findings` has a
+    missing value or placeholder, or when the file already exists."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown export format '{fmt}' (use {', '.join(FORMATS)})")
+    blocking = [f for f in findings or [] if f.code in BLOCKING]
+    if blocking and not force:
+        raise UserError(refusal(blocking))
+    path, number, old = _target(template, session, fmt, path, supersedes)
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a folder")
+    if path.exists() and not force:
+        mine = f" (this document's ADR {number})" if number is not None else ""
+        raise UserError(f"{path} already exists{mine}: use --force to replace it")
+    titled = next((p for p in old if p.suffix in adr_files.EDITABLE), old[0]) if old else None
+    link = (adr_files.title_of(titled), old[0].name) if old else None
     doc = render(template, session, number, link)
     if fmt == "md":
-        _write_atomically(path, lambda temp: temp.write_bytes(to_markdown(doc).encode("utf-8")))
+        write_atomically(path, lambda temp: temp.write_bytes(to_markdown(doc).encode("utf-8")))
+    elif fmt == "docx":
+        write_atomically(path, lambda temp: to_docx(doc, temp))
     else:
-        _write_atomically(path, lambda temp: to_docx(doc, temp))
-    if old is not None and fmt == "md":
-        _mark_superseded(old, doc.title, path.name)
+        from assistant.drafting.pdf import docx_to_pdf
+
+        write_atomically(path, lambda temp: docx_to_pdf(lambda docx: to_docx(doc, docx), temp))
+    label = f"ADR-{number:04d}" if doc.front_matter and number is not None else doc.title
+    for record in old:
+        # Each old file links to the new record in its own format when that exists.
+        sibling = path.with_suffix(record.suffix)
+        adr_files.mark_superseded(record, label, sibling.name if sibling.is_file() else path.name)
     return path

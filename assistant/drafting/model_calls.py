@@ -5,10 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 
-def generate(lm: object, messages: list, config: object, **kwargs: object) -> Any:
+def generate(lm: object, messages: list, config: object, *, lead: str = "", **kwargs: object) -> Any:
+    """`lead`: words the reply starts with; only what follows them is generated."""
     from engine import generate as engine_generate
+    from engine import is_server
 
+    if lead and is_server(lm):
+        # the server holds the tokenizer: it continues a last assistant message instead
+        messages = messages + [{"role": "assistant", "content": lead.rstrip()}]
+    elif lead:
+        kwargs["prompt_ids"] = prompt_ids(lm, messages, lead)
     return engine_generate(lm, messages, config, **kwargs)
+
+
+def partial_or_raise(exc: Exception) -> Any:
+    """The text a server streamed before it failed, to keep like a cancelled draft; re-raises
+    when there is none worth keeping."""
+    partial = getattr(exc, "partial", None)
+    if partial is None or not partial.text.strip():
+        raise exc
+    return partial
 
 
 def config(**kwargs: object) -> Any:

@@ -9,6 +9,7 @@ from typing import Callable
 from assistant.drafting import examples, generation_log, model_calls, prompts
 from assistant.drafting.sessions import Session, SessionStore
 from assistant.drafting.templates import SectionSpec, get_template
+from engine import ServerError
 from engine.errors import UserError
 
 PLAN_TOKENS = 96
@@ -29,6 +30,9 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
     if any(s.current is not None for s in session.sections):
         raise UserError(f"session {session_id} already has drafted sections: change the outline with `draftpad outline`")
     template = get_template(session.template_id)
+    if template.max_extra_sections == 0:
+        # Convention fixes this template's sections (Nygard's four): asking the model adds only noise.
+        return PlanResult(session, [], [], f"{template.name}: the sections are fixed by convention", "")
     library = examples.open_library() if use_library else None
     try:
         headings = examples.similar_headings(library, template, session.values)
@@ -36,7 +40,12 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
         examples.close(library)
     messages = prompts.plan_messages(template, session.variant, session.values, headings)
     config = model_calls.config(max_new_tokens=max_new_tokens, temperature=0.0, stop=("\n\n\n",))
-    result = model_calls.generate(lm, messages, config, on_text=on_text, cancel=cancel)
+    try:
+        result = model_calls.generate(lm, messages, config, on_text=on_text, cancel=cancel)
+    except ServerError as exc:  # a half-streamed outline is no outline: logged, then the one-line error
+        if exc.partial is not None:
+            generation_log.record("plan", lm, messages, exc.partial, db=store.db, session_id=session_id)
+        raise
     generation_log.record("plan", lm, messages, result, db=store.db, session_id=session_id)
     proposed = prompts.parse_titles(result.text)
     specs = template.sections_for(session.variant)
@@ -46,7 +55,11 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
         return PlanResult(session, proposed, [], "the model's outline could not be read: kept the template's sections",
                           result.text)
     known = {**session.values, "_template": template.name, "_title": session.title}
-    outline, extras = prompts.merge_plan(specs, proposed, template.max_extra_sections, known)
+    outline_keys = {spec.id for spec in specs}
+    optional = [spec.title for spec in template.sections if spec.id not in outline_keys]
+    # A free-form document has no kind to learn from: there the person's plan is the model's.
+    supported = proposed if template.kind == "other" else headings + optional
+    outline, extras = prompts.merge_plan(specs, proposed, template.max_extra_sections, known, supported)
     rows = [(item.id, item.title, item.guidance) if isinstance(item, SectionSpec) else ("", item, "") for item in outline]
     store.replace_outline(session_id, rows)
     return PlanResult(store.get(session_id), proposed, extras, "", result.text)

@@ -1,7 +1,10 @@
 """Prompt building and output parsing for planning and drafting (pure functions, no model, no I/O).
 
-The embedded model is small, so prompts put the facts first, say plainly what to write and what
-not to, and keep context short: earlier sections are condensed and examples are trimmed.
+Two shapes of drafting prompt. `continuation_prompt` (the default) gives the model the document
+so far, with its headings, preceded by same-kind sections from earlier documents, and lets it
+continue the section it has reached: small models continue text far better than they follow
+instructions, which they tend to repeat. `draft_messages` is the instruction-shaped chat prompt,
+kept for larger models behind a server.
 """
 
 from __future__ import annotations
@@ -20,6 +23,21 @@ MAX_TITLE_WORDS = 8
 MAX_TITLE_CHARS = 60
 # Keeps one generation to one section: a new heading or a long gap means the model moved on.
 SECTION_STOPS = ("\n#", "\n\n\n", "\nSection ", "<|im_end|>")
+# A continuation also ends at the separator between documents, or a fresh document's start.
+CONTINUATION_STOPS = ("\n#", "\n---", "\n\n\n", "<|im_end|>", "<|endoftext|>", "<|im_start|>")
+EXAMPLE_LEAD = "From an earlier {kind}:"
+DOCUMENT_CHARS = 2400  # of the document so far; older sections are condensed first
+
+PLAIN_RULE = "Write plain paragraphs only: no heading, no title, no placeholders in brackets."
+SYSTEM_DRAFT = ("You draft {kind}s. You write one section at a time, clearly and concisely, "
+                "using the facts given and nothing invented about the parties.")
+SYSTEM_PLAN = "You plan the structure of documents. Reply with a list of section titles only."
+PLAN_TASK = "List the section titles this document should have, one title per line, in order. Titles only, no explanations."
+# The fixed wording of the chat prompts, beyond the template's own guidance.
+INSTRUCTIONS = (PLAIN_RULE, SYSTEM_DRAFT, SYSTEM_PLAN, PLAN_TASK,
+                "Continue it with new sentences; do not repeat it.", "The section already begins:",
+                "Example of a similar section from another document:", "Facts (use them exactly as written):",
+                "Headings used in similar documents:", "It will end with:", "Already written:")
 
 
 @dataclass(frozen=True)
@@ -59,14 +77,9 @@ def plan_messages(template: Template, variant: str, values: dict[str, str], simi
     user = (
         f"Facts:\n{facts_block(template, values)}\n\n"
         f"Document type: {template.name}. {template.description}\n"
-        f"Usual sections:\n{usual}\n{similar}\n"
-        "List the section titles this document should have, one title per line, in order. "
-        "Titles only, no explanations."
+        f"Usual sections:\n{usual}\n{similar}\n{PLAN_TASK}"
     )
-    return [
-        {"role": "system", "content": "You plan the structure of documents. Reply with a list of section titles only."},
-        {"role": "user", "content": user},
-    ]
+    return [{"role": "system", "content": SYSTEM_PLAN}, {"role": "user", "content": user}]
 
 
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|[ivx]+[.)]|#+|section\s+\d+[:.]?)\s*", re.I)
@@ -114,15 +127,46 @@ def echoes_facts(title: str, values: dict[str, str]) -> bool:
     return False
 
 
+_INSTRUCTION_WORDS = {"should", "following", "section", "sections", "document", "title", "titles", "list",
+                      "here", "include", "outline", "write"}
+
+
+def instruction_echo(title: str) -> bool:
+    """A 'title' that is the planner's instructions coming back ("The document should have the
+    following sections")."""
+    found = set(re.findall(r"[a-z]+", title.casefold())) & _INSTRUCTION_WORDS
+    return len(found) >= 2 or title.rstrip().endswith(":")
+
+
+def supported_by(title: str, supported: list[str]) -> str:
+    """The supported heading `title` stands for ("" for none): most of its words must be there."""
+    words = _title_words(title)
+    for heading in supported:
+        have = _title_words(heading)
+        if words and have and len(words & have) >= max(1, (len(words) + 1) // 2):
+            return heading
+    return ""
+
+
 def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: int = 3,
-               values: dict[str, str] | None = None) -> tuple[list[SectionSpec | str], list[str]]:
-    """The template's sections in order plus up to `max_extra` proposed titles that match none of them
-    and do not merely repeat the facts.
+               values: dict[str, str] | None = None,
+               supported: list[str] = ()) -> tuple[list[SectionSpec | str], list[str]]:
+    """The template's sections in order plus up to `max_extra` proposed titles that match none of
+    them, do not merely repeat the facts or the instructions, and are supported: used by several
+    documents of the same kind in the library, or an optional section of the template (`supported`).
+    An extra takes the supported heading's own wording.
 
     Extras go after the last non-fixed section, so closing fixed parts (schedule, signatures,
     verification) stay at the end. Returns (outline, extras).
     """
-    extras = [t for t in proposed if not any(matches(t, s) for s in specs) and not echoes_facts(t, values or {})]
+    extras: list[str] = []
+    for title in proposed:
+        if any(matches(title, s) for s in specs) or echoes_facts(title, values or {}) or instruction_echo(title):
+            continue
+        heading = supported_by(title, list(supported))
+        if heading and heading.casefold() not in {e.casefold() for e in extras} \
+                and not any(matches(heading, s) for s in specs):
+            extras.append(heading)
     extras = extras[:max_extra]
     outline: list[SectionSpec | str] = list(specs)
     last_prose = max((i for i, s in enumerate(specs) if s.mode != "fixed"), default=len(specs) - 1)
@@ -153,11 +197,50 @@ def draft_messages(template: Template, values: dict[str, str], title: str, guida
             task += f'\nThe section already begins: "{condense(before, 400)}"\nContinue it with new sentences; do not repeat it.'
         if after.strip():
             task += f' It will end with: "{condense(after, 200)}"'
-    task += "\nWrite plain paragraphs only: no heading, no title, no placeholders in brackets."
+    task += f"\n{PLAIN_RULE}"
     parts.append(task)
-    system = (f"You draft {kind}s. You write one section at a time, clearly and concisely, "
-              "using the facts given and nothing invented about the parties.")
+    system = SYSTEM_DRAFT.format(kind=kind)
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def scaffolding(template: Template) -> list[str]:
+    """Everything a prompt for this template says that is not a fact or an example: instructions,
+    the template's description and guidance, field labels and help. A draft that copies a run of
+    it has echoed its prompt."""
+    kind = KIND_LABELS.get(template.kind, "document")
+    out = [i.format(kind=kind) for i in INSTRUCTIONS] + [EXAMPLE_LEAD.format(kind=kind), template.description]
+    out += [s.guidance for s in template.sections if s.guidance]
+    out += [f"{f.label}. {f.help}" for f in template.fields if f.help]
+    return [t for t in out if t.strip()]
+
+
+@dataclass(frozen=True)
+class DocumentPart:
+    title: str
+    text: str
+
+
+def continuation_prompt(template: Template, heading: str, before: list[DocumentPart], title: str,
+                        examples: list[str], opening: str = "") -> str:
+    """The document so far as the text the model extends: same-kind sections from earlier documents,
+    a separator, this document's heading and sections, then this section's heading and `opening`
+    (its fixed wording up to the prose slot). The model's continuation is the section's prose."""
+    kind = KIND_LABELS.get(template.kind, "document")
+    parts = [f"{EXAMPLE_LEAD.format(kind=kind)}\n\n## {title}\n\n{condense(e, EXAMPLE_CHARS)}\n\n---"
+             for e in examples[:2] if e.strip()]
+    document = [f"# {heading.strip()}"]
+    budget = DOCUMENT_CHARS
+    written: list[str] = []
+    for part in reversed(before):  # the nearest sections matter most: they keep their full text
+        text = part.text.strip() if len(part.text) <= budget else condense(part.text, max(120, budget // 2))
+        budget -= len(text)
+        written.insert(0, f"## {part.title}\n\n{text}" if text else f"## {part.title}")
+    document += written
+    # An inline slot ("This matters because {draft}") ends on its words: no trailing space, since BPE
+    # words carry their leading space. A slot on its own line starts a new paragraph.
+    inline = opening.strip() and not opening.endswith("\n")
+    document.append(f"## {title}\n\n" + (opening.rstrip() if inline else opening.strip() + "\n\n" if opening.strip() else ""))
+    return "\n\n".join(parts + ["\n\n".join(document)])
 
 
 # Chatter a small chat model wraps around the text it was asked for.

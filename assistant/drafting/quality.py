@@ -20,8 +20,8 @@ embedding model.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -90,11 +90,11 @@ PLACEHOLDER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}"), "field"),
     (re.compile(rf"\[\s*(?:[A-Z][A-Za-z'’.,/&-]*(?:\s+{_BRACKET_WORD}){{0,7}}|(?i:insert|enter|add)\b[^\]\n]{{0,60}}"
                 r"|\.{3}|…|_+)\s*\](?![(\[:])"), "bracket"),
-    (re.compile(r"<\s*(?:insert|name|date|address|amount|your)\b[^>\n]{0,60}>", re.I), "angle"),
+    (re.compile(r"<\s*(?:insert|name|date|address|amount|your)\b[^>\n]{0,60}>", re.IGNORECASE), "angle"),
     (re.compile(r"_{3,}"), "gap"),
     (re.compile(r"\b(?:TODO|TBD|XXX+)\b"), "marker"),
 )
-_RULE_LINE = re.compile(r"^[ \t]*(?:_[ \t]*){3}$", re.M)  # "___" alone on a line is a Markdown rule
+_RULE_LINE = re.compile(r"^[ \t]*(?:_[ \t]*){3}$", re.MULTILINE)  # "___" alone on a line is a Markdown rule
 
 
 def find_placeholders(text: str) -> list[Placeholder]:
@@ -117,6 +117,7 @@ def placeholders(text: str) -> list[str]:
 # -- echo of the prompt's scaffolding ---------------------------------------------------------------
 
 _BREAK = "\x00"
+_FACT_OPEN, _FACT_CLOSE = "\x01", "\x02"
 
 
 def ngram_set(texts: Iterable[str], n: int = ECHO_WORDS) -> set[int]:
@@ -127,7 +128,7 @@ def ngram_set(texts: Iterable[str], n: int = ECHO_WORDS) -> set[int]:
     return out
 
 
-def scaffolding_fragments(prompt: str, facts: Sequence[str] = (), content: set[int] | None = None,
+def scaffolding_fragments(prompt: str, facts: Sequence[str] = (), content: Container[int] | None = None,
                           n: int = ECHO_WORDS) -> list[str]:
     """The prompt's own wording: runs of n or more words that are not a fact and not covered by an
     n-gram of `content` (an `ngram_set` of the retrieved examples or the whole library, and the
@@ -138,8 +139,8 @@ def scaffolding_fragments(prompt: str, facts: Sequence[str] = (), content: set[i
     """
     text = prompt
     for fact in sorted({f.strip() for f in facts if f and f.strip()}, key=len, reverse=True):
-        text = re.sub(re.escape(fact), f" {_BREAK} ", text, flags=re.I)
-    content = content or set()
+        text = re.sub(re.escape(fact), f" {_BREAK} ", text, flags=re.IGNORECASE)
+    content = content if content is not None else set()
     runs: list[list[str]] = []
     for piece in text.split(_BREAK):
         tokens = words(piece)
@@ -158,9 +159,35 @@ def scaffolding_fragments(prompt: str, facts: Sequence[str] = (), content: set[i
     return [" ".join(r) for r in runs if len(r) >= n]
 
 
-def echo_sentences(text: str, scaffolding: Sequence[str], n: int = ECHO_WORDS) -> list[str]:
-    """Sentences of `text` that reproduce n or more consecutive words of any scaffolding string."""
-    scaffold = {g for s in scaffolding for g in ngrams(words(s), n)}
+def wrapper_windows(prompt: str, facts: Sequence[str] = (), content: Container[int] | None = None,
+                    n: int = ECHO_WORDS, min_scaffold: int = 4) -> set[tuple[str, ...]]:
+    """n-word windows of the prompt that straddle a fact and its wrapping, with at least
+    `min_scaffold` words of wrapping: a draft that writes `The section already begins: "Our desktop
+    client ...` copies the prompt's wording around a fact, not the fact alone."""
+    spans = sorted({f.strip() for f in facts if f and f.strip()}, key=len, reverse=True)
+    text = prompt
+    for fact in spans:
+        text = re.sub(re.escape(fact), lambda m: f" {_FACT_OPEN}{m.group(0)}{_FACT_CLOSE} ", text, flags=re.IGNORECASE)
+    tokens: list[tuple[str, bool]] = []  # (word, is a fact word)
+    for piece in re.split(f"({_FACT_OPEN}.*?{_FACT_CLOSE})", text, flags=re.DOTALL):
+        is_fact = piece.startswith(_FACT_OPEN)
+        tokens += [(w, is_fact) for w in words(piece.strip(_FACT_OPEN + _FACT_CLOSE))]
+    out: set[tuple[str, ...]] = set()
+    for i in range(len(tokens) - n + 1):
+        window = tokens[i:i + n]
+        gram = tuple(w for w, _ in window)
+        if content is not None and hash(gram) in content:
+            continue
+        if min_scaffold <= sum(not f for _, f in window) < n:
+            out.add(gram)
+    return out
+
+
+def echo_sentences(text: str, scaffolding: Sequence[str], n: int = ECHO_WORDS,
+                   windows: Iterable[tuple[str, ...]] = ()) -> list[str]:
+    """Sentences of `text` that reproduce n or more consecutive words of any scaffolding string (or
+    one of the extra `windows` of n words, see `wrapper_windows`)."""
+    scaffold = {g for s in scaffolding for g in ngrams(words(s), n)} | set(windows)
     if not scaffold:
         return []
     return [s for s in sentences(text) if any(g in scaffold for g in ngrams(words(s), n))]
@@ -243,7 +270,7 @@ def embed_long(embed: Embed, texts: Sequence[str], window: int = EMBED_WINDOW) -
 
 # -- headings ---------------------------------------------------------------------------------------
 
-_NUMBERING = re.compile(r"^\s*(?:(?:adr|rfc)[-_ ]?\d+\s*[:.-]?|\d+(?:\.\d+)*[.):]?|[ivxlc]+[.)]|[a-z][.)])\s+", re.I)
+_NUMBERING = re.compile(r"^\s*(?:(?:adr|rfc)[-_ ]?\d+\s*[:.-]?|\d+(?:\.\d+)*[.):]?|[ivxlc]+[.)]|[a-z][.)])\s+", re.IGNORECASE)
 # "invention" too: in "Background of the Invention" it says nothing about which section this is.
 _HEADING_STOPWORDS = {"a", "an", "the", "and", "of", "for", "to", "in", "on", "with", "this", "our", "&", "invention"}
 
@@ -286,6 +313,9 @@ def heading_scores(generated: Sequence[str], reference: Sequence[str], embed: Em
         rv = np.asarray(embed([normalise_heading(r) or r for r in reference]), dtype=np.float32)
         semantic = np.clip(gv @ rv.T, 0.0, 1.0)
         scores = np.maximum(scores, np.where(semantic >= HEADING_MATCH, semantic, 0.0))
+    # Text before any heading has no title to match: two such never "mean the same".
+    scores[[not heading_words(g) for g in generated], :] = 0.0
+    scores[:, [not heading_words(r) for r in reference]] = 0.0
     return scores
 
 
@@ -328,7 +358,7 @@ class DocSection:
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)([^*_\n]{2,80}?)(?:\*\*|__)\s*:?\s*$")
 _LABEL_LINE = re.compile(r"^\s*([A-Z][A-Za-z0-9 ,&/'()-]{1,60}):\s*$")
-_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
+_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.DOTALL)
 
 
 def markdown_sections(text: str, loose: bool = False) -> tuple[str, list[DocSection]]:

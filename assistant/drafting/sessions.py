@@ -3,6 +3,11 @@
 Versions are append-only: an edit, a regeneration or an undo (revert) adds a row, so nothing a
 person or the model wrote is ever lost. Each write is its own committed transaction, so a process
 killed mid-generation leaves the session exactly as it was after the last completed write.
+
+Sections are addressed by their stable row id (`OutlineSection.id`): another process may move or
+add sections at any time, so a position is only good for display and for what a person types.
+The store's connection commits with `synchronous=FULL`: once a write returns, it survives a power
+loss too, not just a crash (WAL's NORMAL can lose the last commits to a power cut).
 """
 
 from __future__ import annotations
@@ -63,9 +68,18 @@ class Session:
     updated: float = 0.0
 
     def section(self, position: int) -> OutlineSection:
+        """By 1-based position: for what a person types (the CLI's N); code holds ids."""
         if not 1 <= position <= len(self.sections):
             raise UserError(f"session {self.id} has no section {position} (it has {len(self.sections)})")
         return self.sections[position - 1]
+
+    def by_id(self, section_id: int) -> OutlineSection:
+        """By stable id: the same section wherever it has moved to."""
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise UserError(f"session {self.id} has no section with id {section_id} (it was removed, or belongs "
+                        "to another session)")
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,8 @@ class SessionStore:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        # Per connection, outside any transaction: every commit of this store waits for the disk.
+        db.execute("PRAGMA synchronous=FULL")
         migrate(db, "sessions", MIGRATIONS)
 
     def close(self) -> None:
@@ -187,8 +203,18 @@ class SessionStore:
             self.db.execute("UPDATE drafting_outline SET position = ? WHERE id = ?", [position, sid])
 
     def replace_outline(self, session_id: int, outline: list[tuple[str, str, str]]) -> None:
-        """Used by plan: retires the current (undrafted) sections and writes the new outline."""
+        """Used by plan: retires the current (undrafted) sections and writes the new outline.
+
+        Planning takes a while; another process may draft a section meanwhile, so the check that
+        nothing is drafted is made again here, under the write lock, where it cannot go stale."""
         with self._write():
+            drafted = self.db.execute(
+                "SELECT o.position, o.title FROM drafting_outline o WHERE o.session_id = ? AND o.removed = 0"
+                " AND EXISTS (SELECT 1 FROM drafting_versions v WHERE v.section_id = o.id) ORDER BY o.position LIMIT 1",
+                [session_id]).fetchone()
+            if drafted is not None:
+                raise UserError(f"session {session_id} already has drafted sections (section {drafted[0]} "
+                                f"'{drafted[1]}'): change the outline with `draftpad outline`")
             self.db.execute("UPDATE drafting_outline SET removed = 1 WHERE session_id = ? AND removed = 0", [session_id])
             for position, (key, title, guidance) in enumerate(outline, start=1):
                 self.db.execute(
@@ -209,20 +235,29 @@ class SessionStore:
             self._renumber(ids)
             self._touch(session_id)
 
-    def remove_section(self, session_id: int, position: int) -> None:
+    def _live_ids(self, session_id: int, section_id: int) -> list[int]:
+        """The outline's ids, read under the caller's write lock; the section must still be in it."""
+        ids = self._ids(session_id)
+        if section_id not in ids:
+            raise UserError(f"session {session_id} has no section with id {section_id} (another window may "
+                            "have removed it)")
+        return ids
+
+    def remove_section(self, session_id: int, section_id: int) -> None:
         # Soft delete: the section's versions stay in the database.
         with self._write():
-            ids = self._ids(session_id)
-            self.db.execute("UPDATE drafting_outline SET removed = 1 WHERE id = ?", [ids[position - 1]])
-            del ids[position - 1]
+            ids = self._live_ids(session_id, section_id)
+            self.db.execute("UPDATE drafting_outline SET removed = 1 WHERE id = ?", [section_id])
+            ids.remove(section_id)
             self._renumber(ids)
             self._touch(session_id)
 
-    def move_section(self, session_id: int, position: int, new_position: int) -> None:
+    def move_section(self, session_id: int, section_id: int, new_position: int) -> None:
+        """Move the section to `new_position` (1-based, clamped to the outline)."""
         with self._write():
-            ids = self._ids(session_id)
-            sid = ids.pop(position - 1)
-            ids.insert(min(max(new_position, 1), len(ids) + 1) - 1, sid)
+            ids = self._live_ids(session_id, section_id)
+            ids.remove(section_id)
+            ids.insert(min(max(new_position, 1), len(ids) + 1) - 1, section_id)
             self._renumber(ids)
             self._touch(session_id)
 

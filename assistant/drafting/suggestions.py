@@ -155,6 +155,10 @@ def suggest(lm: LoadedModel, text: str, *, k: int = 3, max_tokens: int = 16, doc
     from engine.superposed import DEFAULT_ALPHA
     from engine.superposed import suggest as superposed_suggest
 
+    if getattr(lm, "is_server", False):  # the server has no local tokenizer for the n-gram model
+        from engine.server import suggest as server_suggest
+
+        return server_suggest(lm, text, k=k, max_tokens=max_tokens, cancel=cancel).suggestions
     alpha = DEFAULT_ALPHA if alpha is None else alpha
     ngram = None
     if alpha > 0:  # the n-gram model only counts when it has a weight

@@ -21,7 +21,8 @@ NUMBERING_STYLES = ("none", "sections")
 # The slot in a "mixed" section's text where the model's prose goes.
 DRAFT_SLOT = "draft"
 # `{name}` only: no attribute access, no expressions; `{{` and `}}` are literal braces.
-PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `{name:format}` picks one of the field type's formats (see indian_format.FORMATS), e.g. `{rent:words}`.
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -48,6 +49,36 @@ class SectionSpec:
     variants: tuple[str, ...] = ()  # empty: in every variant
     schedule: bool = False  # exported as a schedule (a table of "Item: value" lines)
     max_tokens: int = 0  # 0: the workflow's default
+    # Layout (DOCX/PDF only; Markdown keeps the plain structure):
+    signatures: bool = False  # signature and witness blocks as a borderless table with space to sign
+    numbered: bool = False  # every paragraph and list item is a numbered clause (an affidavit's "That ...")
+    show_title: bool = True  # false: no heading in print (parties, recitals)
+
+
+LAYOUT_STYLES = ("plain", "legal")
+PAPER_SIZES = ("A4", "Letter", "Legal")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a document looks in Word and PDF; `[layout]` in a template (see templates/SCHEMA.md)."""
+
+    style: str = "plain"  # plain (technical: ADRs, patents) | legal (serif, justified, clause numbering)
+    font: str = ""  # "": the style's own (legal: Times New Roman)
+    font_size: int = 0  # points; 0: the style's own (legal 12, plain 11)
+    justify: bool | None = None  # None: the style's own (legal: justified)
+    paper: str = "A4"
+    page_numbers: bool | None = None  # "Page X of Y" in the footer; None: the style's own (legal: on)
+    clause_numbering: bool | None = None  # typed "1." clauses become Word numbering; None: the style's own
+    stamp_space_cm: float = 0.0  # blank space at the top of the first page, for stamp paper
+    front_matter: tuple[tuple[str, str], ...] = ()  # (front-matter key, field name): MADR's YAML header
+
+    @property
+    def legal(self) -> bool:
+        return self.style == "legal"
+
+    def choose(self, value: object, legal: object, plain: object) -> object:
+        return value if value not in (None, "", 0) else (legal if self.legal else plain)
 
 
 @dataclass(frozen=True)
@@ -64,6 +95,7 @@ class Template:
     adr: bool = False  # exported with adr-tools numbering and supersede links
     max_extra_sections: int = 3  # how many sections beyond the template's `plan` may add
     source: str = ""  # the file it came from
+    layout: Layout = Layout()
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -146,7 +178,12 @@ def list_items(value: str) -> list[str]:
 
 def render_text(template: "Template", text: str, values: dict[str, str]) -> str:
     """Fill a template text: money is written the Indian way, empty optional fields vanish,
-    empty required ones stay `{name}` so validate reports them."""
+    empty required ones stay `{name}` so validate reports them. `{name:format}` writes the value in
+    one of its type's formats (`{rent:words}`, `{start_date:long}`: see indian_format.FORMATS)."""
+    from assistant.drafting.indian_format import FORMATS, apply_format
+
+    raw = {f.name: str(values.get(f.name, "") or "").strip() for f in template.fields}
+    types = {f.name: f.type for f in template.fields}
     shown: dict[str, str] = {}
     for f in template.fields:
         value = str(values.get(f.name, "") or "").strip()
@@ -160,7 +197,11 @@ def render_text(template: "Template", text: str, values: dict[str, str]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
-        name = match.group(1)
+        name, fmt = match.group(1), match.group(2)
+        if fmt and name in shown and fmt not in FORMATS.get(types[name], {}):
+            return token  # the loader refuses such a template; text from elsewhere stays as written
+        if fmt and shown.get(name):
+            return apply_format(types[name], fmt, raw[name])
         if shown.get(name):
             if name in lists:
                 items = list_items(shown[name])
@@ -170,7 +211,9 @@ def render_text(template: "Template", text: str, values: dict[str, str]) -> str:
                 # A list on a line of its own becomes bullets; inside a sentence, a comma list.
                 return "\n".join(f"- {i}" for i in items) if alone else ", ".join(items)
             return shown[name]
-        return token if name in keep or name not in shown else ""
+        if name in keep:
+            return "{" + name + "}"  # without its format, as validate looks for it
+        return token if name not in shown else ""
 
     return PLACEHOLDER.sub(one, text)
 
@@ -262,7 +305,7 @@ def _parse_field(data: object, index: int, line: int, raw: str) -> FieldSpec:
         raise _Located(_key_line(raw, line, exc.key), str(exc)) from None
 
 
-def _parse_section(data: object, index: int, line: int, field_names: set[str], variants: tuple[str, ...],
+def _parse_section(data: object, index: int, line: int, field_names: dict[str, str], variants: tuple[str, ...],
                    raw: str) -> SectionSpec:
     if not isinstance(data, dict):
         raise _Located(line, f"sections[{index}] must be a table")
@@ -283,6 +326,9 @@ def _parse_section(data: object, index: int, line: int, field_names: set[str], v
         unknown = [n for n in names if n != DRAFT_SLOT and n not in field_names]
         if unknown:
             raise _Bad("text", f"{where}: text uses unknown field '{unknown[0]}'")
+        bad_format = _bad_format(text, field_names)
+        if bad_format:
+            raise _Bad("text", f"{where}: {bad_format}")
         uses = _strings(data, "uses", where)
         bad = [n for n in uses if n not in field_names]
         if bad:
@@ -300,13 +346,62 @@ def _parse_section(data: object, index: int, line: int, field_names: set[str], v
             guidance=_text(data, "guidance", where), uses=uses, text=text,
             retrieval=_text(data, "retrieval", where), variants=section_variants,
             schedule=_flag(data, "schedule", where, False), max_tokens=max_tokens,
+            signatures=_flag(data, "signatures", where, False), numbered=_flag(data, "numbered", where, False),
+            show_title=_flag(data, "show_title", where, True),
         )
     except _Bad as exc:
         raise _Located(_key_line(raw, line, exc.key), str(exc)) from None
 
 
 KNOWN_KEYS = {"id", "name", "kind", "description", "fields", "sections", "variants", "numbering", "heading", "adr",
-              "max_extra_sections"}
+              "max_extra_sections", "layout"}
+LAYOUT_KEYS = {"style", "font", "font_size", "justify", "paper", "page_numbers", "clause_numbering", "stamp_space_cm",
+               "front_matter"}
+
+
+def _bad_format(text: str, field_types: dict[str, str]) -> str:
+    """'' when every `{name:format}` names a format of the field's type, else what is wrong."""
+    from assistant.drafting.indian_format import formats_for
+
+    for match in PLACEHOLDER.finditer(text):
+        name, fmt = match.group(1), match.group(2)
+        if fmt and name in field_types and fmt not in formats_for(field_types[name]):
+            known = ", ".join(formats_for(field_types[name])) or "none"
+            return f"field '{name}' ({field_types[name]}) has no format '{fmt}' (its formats: {known})"
+    return ""
+
+
+def _parse_layout(data: object, field_names: set[str]) -> Layout:
+    if not isinstance(data, dict):
+        raise _Bad("layout", "'layout' must be a table ([layout])")
+    stray = sorted(set(data) - LAYOUT_KEYS)
+    if stray:
+        raise _Bad(stray[0], f"layout: unknown key '{stray[0]}' (known: {', '.join(sorted(LAYOUT_KEYS))})")
+    style = _text(data, "style", "layout", default="plain")
+    if style not in LAYOUT_STYLES:
+        raise _Bad("style", f"layout: unknown style '{style}' (use {', '.join(LAYOUT_STYLES)})")
+    paper = _text(data, "paper", "layout", default="A4")
+    if paper not in PAPER_SIZES:
+        raise _Bad("paper", f"layout: unknown paper '{paper}' (use {', '.join(PAPER_SIZES)})")
+    size = data.get("font_size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or not (size == 0 or 8 <= size <= 16):
+        raise _Bad("font_size", "layout: 'font_size' must be a whole number of points from 8 to 16")
+    stamp = data.get("stamp_space_cm", 0)
+    if not isinstance(stamp, (int, float)) or isinstance(stamp, bool) or not 0 <= stamp <= 20:
+        raise _Bad("stamp_space_cm", "layout: 'stamp_space_cm' must be a number of centimetres from 0 to 20")
+    front = data.get("front_matter", {})
+    if not isinstance(front, dict) or not all(isinstance(v, str) for v in front.values()):
+        raise _Bad("front_matter", "layout: 'front_matter' must be a table of key = \"field name\"")
+    unknown = [v for v in front.values() if v not in field_names]
+    if unknown:
+        raise _Bad("front_matter", f"layout: 'front_matter' names unknown field '{unknown[0]}'")
+
+    def maybe(key: str) -> bool | None:
+        return _flag(data, key, "layout", False) if key in data else None
+
+    return Layout(style=style, font=_text(data, "font", "layout"), font_size=size, justify=maybe("justify"),
+                  paper=paper, page_numbers=maybe("page_numbers"), clause_numbering=maybe("clause_numbering"),
+                  stamp_space_cm=float(stamp), front_matter=tuple(front.items()))
 
 
 def parse_template(raw: str, source: str = "<template>") -> Template:
@@ -362,7 +457,7 @@ def _build(data: dict, raw: str, source: str) -> Template:
         if any(f.name == spec.name for f in fields):
             raise _Located(field_lines[i] if i < len(field_lines) else 1, f"field '{spec.name}' is defined twice")
         fields.append(spec)
-    names = {f.name for f in fields}
+    names = {f.name: f.type for f in fields}
 
     raw_sections = data.get("sections", [])
     if not isinstance(raw_sections, list) or not raw_sections:
@@ -378,9 +473,19 @@ def _build(data: dict, raw: str, source: str) -> Template:
     unknown = [n for n in placeholders(heading) if n not in names]
     if unknown:
         raise top("heading", f"heading uses unknown field '{unknown[0]}'")
+    if _bad_format(heading, names):
+        raise top("heading", f"heading: {_bad_format(heading, names)}")
+    layout = Layout()
+    if "layout" in data:
+        try:
+            layout = _parse_layout(data["layout"], set(names))
+        except _Bad as exc:
+            raise _Located(_key_line(raw, _table_lines(raw, "[layout]")[0] if _table_lines(raw, "[layout]") else 0,
+                                     exc.key), str(exc)) from None
     return Template(
         id=tid, name=name, kind=kind, description=description, fields=tuple(fields), sections=tuple(sections),
         variants=variants, numbering=numbering, heading=heading, adr=adr, max_extra_sections=max_extra, source=source,
+        layout=layout,
     )
 
 

@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass
 
+from assistant.drafting import quality
+from assistant.drafting.prompts import scaffolding
 from assistant.drafting.sessions import Session
 from assistant.drafting.templates import Template, list_items, render_text
 
@@ -31,19 +33,16 @@ STOPWORDS = set("""a an the and or of to in on for with by from at as is are was
 those it its we our us they their them will would should could can may might must not no so such than then there
 which who whom what when where why how all any each other into over under about also use using used""".split())
 
-# Text a template, a person or the model left to be filled in later.
-PLACEHOLDER_PATTERNS = [
-    (re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}"), "unfilled field"),
-    (re.compile(r"\[(?:[A-Z][^\]\n]{0,60}|insert[^\]\n]{0,60}|\.\.\.|…)\](?!\()"), "bracketed placeholder"),
-    (re.compile(r"<(?:insert|name|date|address|amount)[^>\n]{0,60}>", re.I), "angle-bracket placeholder"),
-    (re.compile(r"_{4,}"), "blank line to fill in"),
-    (re.compile(r"\b(?:TODO|TBD|XXX+)\b"), "marker"),
-]
+PLACEHOLDER_LABELS = {"field": "unfilled field", "bracket": "bracketed placeholder", "angle": "angle-bracket placeholder",
+                      "gap": "blank line to fill in", "marker": "marker"}
+
+
+REPEAT_MIN_WORDS = 4  # shorter sentences ("Accepted.", "1.") repeat legitimately
 
 
 @dataclass(frozen=True)
 class Finding:
-    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | order | not_drafted
+    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted
     message: str
     severity: str = "error"  # error | warning
     section: int | None = None  # 1-based outline position
@@ -153,10 +152,7 @@ def fact_present(kind: str, value: str, text: str) -> tuple[bool, str]:
 
 def placeholders_in(text: str) -> list[tuple[str, str]]:
     """(the placeholder, what kind it is) for every unresolved placeholder in the text."""
-    out = []
-    for pattern, label in PLACEHOLDER_PATTERNS:
-        out.extend((m.group(0), label) for m in pattern.finditer(text))
-    return out
+    return [(p.text, PLACEHOLDER_LABELS.get(p.kind, p.kind)) for p in quality.find_placeholders(text)]
 
 
 # -- the checks -----------------------------------------------------------------------------------
@@ -208,6 +204,8 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
             findings.append(Finding("placeholder", f"section {section.position} '{section.title}' has an unresolved "
                                     f"{label}: {_quote(found)}", "error", section.position, section.title))
 
+    findings += _echo_and_repetition(template, session)
+
     heading = render_text(template, template.heading, session.values) if template.heading else ""
     for found, label in placeholders_in(heading):
         findings.append(Finding("placeholder", f"the document heading has an unresolved {label}: {_quote(found)}"))
@@ -219,6 +217,35 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
                 "order", f"section {after.position} '{after.title}' comes after section {before.position} "
                 f"'{before.title}' but the template puts it first", "warning", after.position, after.title))
     return findings
+
+
+def _echo_and_repetition(template: Template, session: Session) -> list[Finding]:
+    """Prompt scaffolding that came back as text (an error: no reader should see it), and sentences
+    said again (a warning), naming the section. A sentence the template's own wording repeats
+    (witness lines) is not counted."""
+    scaffold = scaffolding(template)
+    wording = [quality.sentence_key(s) for spec in template.sections if spec.text
+               for s in quality.sentences(render_text(template, spec.text, session.values))]
+    fixed = {key for key in wording if wording.count(key) > 1}  # the template repeats these itself
+    first_said: dict[str, int] = {}
+    out: list[Finding] = []
+    for section in session.sections:
+        where = f"section {section.position} '{section.title}'"
+        for sentence in quality.echo_sentences(section.text, scaffold):
+            out.append(Finding("echo", f"{where} repeats the prompt's instructions: {_quote(sentence, 60)}", "error",
+                               section.position, section.title))
+        for sentence in quality.sentences(section.text):
+            key = quality.sentence_key(sentence)
+            if len(key.split()) < REPEAT_MIN_WORDS or key in fixed:
+                continue
+            if key in first_said:
+                earlier = first_said[key]
+                said = "earlier in the section" if earlier == section.position else f"in section {earlier}"
+                out.append(Finding("repeated_sentence", f"{where} repeats a sentence said {said}: "
+                                   f"{_quote(sentence, 60)}", "warning", section.position, section.title))
+            else:
+                first_said[key] = section.position
+    return out
 
 
 def errors(findings: list[Finding]) -> list[Finding]:

@@ -7,29 +7,56 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from assistant.drafting import examples, generation_log, model_calls, prompts
-from assistant.drafting.sessions import OutlineSection, SectionVersion, SessionStore
-from assistant.drafting.templates import get_template, render_text, section_spec
+from assistant.drafting import examples, generation_log, guards, model_calls, prompts
+from assistant.drafting.sessions import OutlineSection, SectionVersion, Session, SessionStore
+from assistant.drafting.templates import Template, get_template, render_text, section_spec
+from engine import ServerError
 
 DEFAULT_SECTION_TOKENS = 200
+STYLES = ("continue", "chat")
+
+
+def default_style(lm: object) -> str:
+    """Continuation for the local model (small models continue text better than they follow
+    instructions); the chat prompt for a model behind a server, usually a larger instruct model."""
+    from engine import is_server
+
+    return "chat" if is_server(lm) else "continue"
+
+
+def document_heading(template: Template, session: Session) -> str:
+    return render_text(template, template.heading, session.values) if template.heading else session.title
+
+
+def document_before(template: Template, session: Session, position: int) -> list[prompts.DocumentPart]:
+    """The sections before `position` as the reader sees them: their text, or for a fixed section
+    not drafted yet, the template's wording with the facts filled in."""
+    parts = []
+    for s in session.sections[: position - 1]:
+        spec = section_spec(template, s.key)
+        text = s.text or (render_text(template, spec.text, session.values) if spec and spec.mode == "fixed" else "")
+        parts.append(prompts.DocumentPart(s.title, text.strip()))
+    return parts
 
 
 @dataclass
 class DraftResult:
-    position: int
+    position: int  # for display: where the section was when it was drafted
     title: str
     version: SectionVersion | None  # None only when cancelled before any text was written
     cancelled: bool = False
     used_model: bool = True
     examples: int = 0
+    section_id: int = 0  # the stable id the section was addressed by
 
 
-def draft_section(store: SessionStore, session_id: int, position: int, lm: object, *,
+def draft_section(store: SessionStore, session_id: int, section_id: int, lm: object, *,
                   on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
                   max_new_tokens: int | None = None, use_library: bool = True,
-                  library: object | None = None) -> DraftResult:
+                  library: object | None = None, style: str | None = None) -> DraftResult:
     session = store.get(session_id)
-    section = session.section(position)
+    section = session.by_id(section_id)
+    position = section.position
     template = get_template(session.template_id)
     spec = section_spec(template, section.key)
 
@@ -39,55 +66,105 @@ def draft_section(store: SessionStore, session_id: int, position: int, lm: objec
         if on_text:
             on_text(text)
         version = store.add_version(session_id, section.id, text, "fixed", "template", "fixed")
-        return DraftResult(position, section.title, version, used_model=False)
+        return DraftResult(position, section.title, version, used_model=False, section_id=section.id)
 
     own_library = library is None and use_library
     if own_library:
         library = examples.open_library()
     try:
         hint = " ".join(v for v in (spec.retrieval if spec else "", section.guidance) if v)
-        found = examples.section_examples(library, template, section.title, hint)
+        found = examples.section_examples(library, template, section.title, hint, values=session.values,
+                                          uses=spec.uses if spec else ())
     finally:
         if own_library:
             examples.close(library)
     fixed = spec.text if spec is not None and spec.mode == "mixed" else ""
     fixed_text = render_text(template, fixed, session.values) if fixed else ""
     prior = [prompts.PriorSection(s.title, s.text, s.status == "accepted") for s in session.sections[: position - 1]]
-    messages = prompts.draft_messages(
-        template, session.values, section.title, section.guidance or (spec.guidance if spec else ""),
-        [s.title for s in session.sections], position, prior, found,
-        fixed_text=fixed_text, uses=spec.uses if spec else (),
-    )
+    shape = style or default_style(lm)
+    if shape == "continue":
+        opening = prompts.wording_before_slot(template, fixed, session.values) if fixed else ""
+        prompt: object = prompts.continuation_prompt(template, document_heading(template, session),
+                                                     document_before(template, session, position), section.title,
+                                                     found, opening)
+        lead = ""
+        # An inline slot is one paragraph; a section of its own may run to several.
+        stops = prompts.CONTINUATION_STOPS + (("\n\n",) if opening.strip() and not opening.endswith("\n") else ())
+    else:
+        prompt = prompts.draft_messages(
+            template, session.values, section.title, section.guidance or (spec.guidance if spec else ""),
+            [s.title for s in session.sections], position, prior, found,
+            fixed_text=fixed_text, uses=spec.uses if spec else (),
+        )
+        # The reply is primed with the lead-in words; only the continuation is generated and stored.
+        lead = prompts.lead_in(fixed_text) if fixed else ""
+        stops = prompts.SECTION_STOPS
     tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
-    config = model_calls.config(max_new_tokens=tokens, temperature=0.0, stop=prompts.SECTION_STOPS)
     # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
     references = found + [v for v in session.values.values() if v]
-    lead = prompts.lead_in(fixed_text) if fixed else ""
-    prompt_ids = None
-    if lead:
-        # The reply is primed with the lead-in words; only the continuation is generated and stored.
-        prompt_ids = model_calls.prompt_ids(lm, messages, lead)
-    result = model_calls.generate(lm, messages, config, on_text=on_text, cancel=cancel, reference_texts=references,
-                       prompt_ids=prompt_ids)
-    generation_log.record("draft", lm, messages, result, db=store.db, session_id=session_id, section=section.title)
     # Sentences already in the fixed wording or in earlier sections are not said again.
     already = "\n".join([fixed_text] + [p.text for p in prior])
-    prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))
+    scaffold = prompts.scaffolding(template)
+
+    def attempt(sampled: bool) -> guards.Attempt:
+        config = model_calls.config(max_new_tokens=tokens, stop=stops, **(
+            dict(temperature=guards.RETRY_TEMPERATURE, top_p=guards.RETRY_TOP_P, seed=guards.RETRY_SEED)
+            if sampled else dict(temperature=0.0)))
+        watch = guards.RepetitionStop(already)
+
+        def feed(chunk: str) -> None:
+            watch.feed(chunk)
+            if on_text:
+                on_text(chunk)
+
+        result = model_calls.generate(lm, prompt, config, on_text=feed, cancel=guards.EitherEvent(cancel, watch.tripped),
+                                      reference_texts=references, lead=lead)
+        if watch.tripped.is_set() and not (cancel is not None and cancel.is_set()):
+            result.stats.stop_reason = "repetition"
+        generation_log.record("draft", lm, prompt, result, db=store.db, session_id=session_id, section=section.title)
+        prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))
+        prose, echoed = guards.drop_echo(prose, scaffold)
+        prose, stuttered = guards.drop_stutter(prose)
+        return guards.Attempt(prose, result, watch, echoed + stuttered)
+
+    failure: Exception | None = None
+    retried = False
+    try:
+        first = attempt(sampled=False)
+        user_stopped = cancel is not None and cancel.is_set()
+        if user_stopped:
+            chosen = first
+        else:
+            if on_text and guards.degenerate(first.prose):
+                on_text("\n[the first draft was unusable: trying once more]\n")
+            chosen, retried = guards.best_of(first, lambda: attempt(sampled=True))
+    except ServerError as exc:  # the text streamed before a server failed is kept, as a cancel keeps it
+        result, failure = model_calls.partial_or_raise(exc), exc
+        generation_log.record("draft", lm, prompt, result, db=store.db, session_id=session_id, section=section.title)
+        chosen = guards.Attempt(prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead)),
+                                result, guards.RepetitionStop())
+    result, prose = chosen.result, chosen.prose
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
-    cancelled = result.stats.stop_reason == "cancelled"
+    cancelled = result.stats.stop_reason in ("cancelled", "interrupted")
     if cancelled and not prose:
-        return DraftResult(position, section.title, None, True, True, len(found))
+        if failure is not None:
+            raise failure
+        return DraftResult(position, section.title, None, True, True, len(found), section.id)
     stats = result.stats.as_dict()
-    stats["examples"] = len(found)
+    stats.update(examples=len(found), prompt_style=shape, retried=retried, dropped_sentences=chosen.dropped,
+                 repetition_stop=chosen.stop.reason)
     version = store.add_version(session_id, section.id, text, "generated", getattr(lm, "identity", ""),
                                 result.stats.method, stats)
-    return DraftResult(position, section.title, version, cancelled, True, len(found))
+    if failure is not None:
+        raise failure
+    return DraftResult(position, section.title, version, cancelled, True, len(found), section.id)
 
 
 def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned: bool = True,
               on_section: Callable[[int, OutlineSection], None] | None = None,
               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
-              max_new_tokens: int | None = None, use_library: bool = True) -> list[DraftResult]:
+              max_new_tokens: int | None = None, use_library: bool = True,
+              style: str | None = None) -> list[DraftResult]:
     results: list[DraftResult] = []
     library = examples.open_library() if use_library else None
     try:
@@ -98,8 +175,9 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
                 continue
             if on_section:
                 on_section(section.position, section)
-            results.append(draft_section(store, session_id, section.position, lm, on_text=on_text, cancel=cancel,
-                                         max_new_tokens=max_new_tokens, use_library=use_library, library=library))
+            results.append(draft_section(store, session_id, section.id, lm, on_text=on_text, cancel=cancel,
+                                         max_new_tokens=max_new_tokens, use_library=use_library, library=library,
+                                         style=style))
     finally:
         examples.close(library)
     return results

@@ -12,7 +12,8 @@ from engine.server.model import ServerModel, connect, probe
 from engine.server.suggest import SuggestOutcome, suggest
 
 
-connect_server = connect  # the name engine's public face gives it
+connect_server = connect  # the names engine's public face gives them
+probe_server = probe
 
 
 def is_server(lm: object) -> bool:
@@ -20,4 +21,4 @@ def is_server(lm: object) -> bool:
 
 
 __all__ = ["DEFAULT_TIMEOUT", "Endpoint", "ServerError", "ServerModel", "SuggestOutcome", "check_allowed", "connect", "connect_server",
-           "generate", "is_loopback", "is_server", "parse_endpoint", "probe", "suggest"]
+           "generate", "is_loopback", "is_server", "parse_endpoint", "probe", "probe_server", "suggest"]

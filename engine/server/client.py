@@ -62,6 +62,8 @@ def status_hint(status: int, message: str) -> str:
         return "check the URL: it should be the API root, usually ending in /v1"
     if status == 400 and ("context" in lowered or "too long" in lowered or "exceed" in lowered):
         return "the prompt is longer than the server's context: start the server with a larger context"
+    if status == 503 and "loading" in lowered:
+        return "the server is still loading its model: try again in a moment"
     if status >= 500:
         return "the server failed: see its log"
     return "see the server's log"

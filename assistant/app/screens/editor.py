@@ -67,15 +67,18 @@ class EditorScreen(DraftpadScreen):
     EditorScreen #editor-state { color: $text-muted; height: 1; }
     """
 
-    def __init__(self, session_id: int, position: int) -> None:
+    def __init__(self, session_id: int, section_id: int) -> None:
         super().__init__()
         self.session_id = session_id
-        self.position = position
+        # The stable id: the CLI may move sections while this screen is open, and every save must
+        # still land in this section.
+        self.section_id = section_id
         self.session: Any = None
         self.section: Any = None
         self.template: Any = None
         self.examples: list[Any] = []
         self.saved_text = ""  # the text of the current stored version
+        self.base_version = 0  # the stored version the editor's text starts from (0: none yet)
         self.generating = False
         self.cancel = threading.Event()
         self.generation: Any = None  # the last DraftResult
@@ -105,15 +108,20 @@ class EditorScreen(DraftpadScreen):
     def area(self) -> GhostTextArea:
         return self.query_one(GhostTextArea)
 
+    @property
+    def position(self) -> int:
+        """Where the section was when last read: for display only (0 before it is loaded)."""
+        return self.section.position if self.section is not None else 0
+
     # -- loading --------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="editor-load")
     def load(self) -> None:
         try:
             drafting = core.drafting()
             session = drafting.get_session(self.session_id)
-            section = session.section(self.position)
+            section = session.by_id(self.section_id)
             template = drafting.get_template(session.template_id)
-            unsaved = buffers.read_buffer(section.id)
+            unsaved = buffers.read_buffer_entry(section.id)
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"Could not open the section: {core.message_of(exc)}",
                                       severity="error")
@@ -123,21 +131,53 @@ class EditorScreen(DraftpadScreen):
         self.refresh_side_panels(session, section, template)
 
     @attached_only
-    def show(self, session: Any, section: Any, template: Any, unsaved: str | None) -> None:
+    def show(self, session: Any, section: Any, template: Any, unsaved: buffers.Buffer | None) -> None:
         self.session, self.section, self.template = session, section, template
         self.saved_text = section.text
+        self.base_version = section.current.version if section.current else 0
         self.sub_title = session.title
         self.update_title()
+        pending = unsaved is not None and unsaved.text != section.text
+        if pending and unsaved.base_version != self.base_version:
+            # Typed on top of another version than the one stored now (the CLI changed it since, or
+            # the buffer's base is unknown): restoring it silently would overwrite that change.
+            self._put_text(section.text)
+            self.ask_about_stale_buffer(unsaved)
+        else:
+            self._put_text(unsaved.text if pending else section.text)
+            if pending:
+                self.notify("Restored unsaved edits from your last session.")
+        self.dp.remember(self)
+
+    def _put_text(self, text: str) -> None:
         area = self.area
         self._loading = True
-        text = unsaved if unsaved is not None and unsaved != section.text else section.text
         area.load_text(text)
         area.loading = False
         area.move_cursor(area.document.end)
         self._loading = False
-        if unsaved is not None and unsaved != section.text:
-            self.notify("Restored unsaved edits from your last session.")
-        self.dp.remember(self)
+
+    def ask_about_stale_buffer(self, unsaved: buffers.Buffer) -> None:
+        based = f"v{unsaved.base_version}" if unsaved.base_version else "an older version"
+        if unsaved.base_version is None:
+            based = "a version of unknown age"
+        now = f"v{self.base_version}" if self.base_version else "no text"
+        section_id = self.section.id
+
+        def answered(restore: bool | None) -> None:
+            if restore:
+                self._put_text(unsaved.text)
+                self._latest = unsaved.text
+                self.notify(f"Restored your unsaved edits (they replace {now} when saved; {now} stays in the "
+                            "history).")
+            else:
+                # The person chose the stored text: the buffer goes, and only then.
+                buffers.drop_buffer(section_id)
+                self.notify(f"Kept {now}.")
+
+        self.app.push_screen(ConfirmScreen(
+            f"You have unsaved edits of this section typed on {based}, but it has changed since "
+            f"(now {now}). Restore your edits?", yes="Restore", no="Keep stored"), answered)
 
     def update_title(self) -> None:
         section = self.section
@@ -181,7 +221,7 @@ class EditorScreen(DraftpadScreen):
     def refresh_side(self) -> None:
         try:
             session = core.drafting().get_session(self.session_id)
-            section = session.section(self.position)
+            section = session.by_id(self.section_id)
         except Exception:  # noqa: BLE001
             return
         self.refresh_side_panels(session, section, self.template)
@@ -203,7 +243,7 @@ class EditorScreen(DraftpadScreen):
             self._buffer_timer.stop()
         self._buffer_timer = self.set_timer(SAVE_DELAY, self.write_buffer)
         if not self.generating:
-            self.query_one("#editor-state", Static).update("edited · autosaved")
+            self.query_one("#editor-state", Static).update("edited")
 
     def write_buffer(self) -> None:
         self._buffer_timer = None
@@ -214,9 +254,13 @@ class EditorScreen(DraftpadScreen):
             if text == self.saved_text:
                 buffers.drop_buffer(self.section.id)
             else:
-                buffers.write_buffer(self.section.id, text)
+                buffers.write_buffer(self.section.id, text, self.base_version)
         except OSError as exc:
             self.notify(f"Could not autosave: {exc}", severity="error")
+            return
+        # Said only now that the file is on disk.
+        if self.is_attached and not self.generating and text != self.saved_text:
+            self.query_one("#editor-state", Static).update("edited · autosaved")
 
     def current_text(self) -> str:
         if self._latest is not None:
@@ -233,11 +277,12 @@ class EditorScreen(DraftpadScreen):
                 self.notify("Nothing changed since the last version.")
             return True
         try:
-            version = core.drafting().edit_section(self.session_id, self.position, text)
+            version = core.drafting().edit_section(self.session_id, self.section_id, text)
         except Exception as exc:  # noqa: BLE001 - the buffer file still holds the text
             self.notify(f"Could not save: {core.message_of(exc)}", severity="error")
             return False
         self.saved_text = version.text
+        self.base_version = version.version
         buffers.drop_buffer(self.section.id)
         if self.is_attached:
             self.query_one("#editor-state", Static).update(f"saved as v{version.version}")
@@ -286,7 +331,7 @@ class EditorScreen(DraftpadScreen):
         """For a section whose template wording wraps the model's prose, the words that come before
         it: shown first, so the streamed prose reads in place (the stored text replaces it at the end)."""
         try:
-            return core.drafting().wording_before_draft(self.session_id, self.position)
+            return core.drafting().wording_before_draft(self.session_id, self.section_id)
         except Exception:  # noqa: BLE001 - only a preview
             return ""
 
@@ -300,10 +345,16 @@ class EditorScreen(DraftpadScreen):
         try:
             with host.job(f"drafting “{self.section.title}”…"):
                 result = core.drafting().draft_section(
-                    self.session_id, self.position, host.lm, cancel=cancel, max_new_tokens=self.dp.section_tokens,
+                    self.session_id, self.section_id, host.lm, cancel=cancel, max_new_tokens=self.dp.section_tokens,
                     on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.generated, None, core.message_of(exc))
+            kept = None
+            if getattr(exc, "partial", None) is not None:  # a server failed mid-way: its text so far is a version
+                try:
+                    kept = core.drafting().history(self.session_id, self.section_id)[-1].text
+                except Exception:  # noqa: BLE001 - then the editor shows what it had
+                    kept = None
+            self.app.call_from_thread(self.generated, None, core.message_of(exc), kept)
             return
         self.app.call_from_thread(self.generated, result, "")
 
@@ -318,10 +369,12 @@ class EditorScreen(DraftpadScreen):
         area.scroll_cursor_visible()
 
     @attached_only
-    def generated(self, result: Any, error: str) -> None:
+    def generated(self, result: Any, error: str, kept: str | None = None) -> None:
         self.generating = False
         area = self.area
         area.read_only = False
+        if kept is not None:
+            self.saved_text = kept
         if error:
             self.query_one("#editor-state", Static).update("")
             self.notify(f"Generation failed: {error}", severity="error")
@@ -336,6 +389,7 @@ class EditorScreen(DraftpadScreen):
         if area.text != version.text:  # mixed sections wrap the prose in the template's wording
             area.replace(version.text, (0, 0), area.document.end)
         self.saved_text = version.text
+        self.base_version = version.version
         buffers.drop_buffer(self.section.id)
         stats = version.stats or {}
         if stats:
@@ -344,7 +398,7 @@ class EditorScreen(DraftpadScreen):
         self.query_one("#editor-state", Static).update(f"{state} as v{version.version}")
         for bar in self.query("StatusBar"):
             bar.refresh_figures()  # type: ignore[attr-defined]
-        self.section = core.drafting().get_session(self.session_id).section(self.position)
+        self.section = core.drafting().get_session(self.session_id).by_id(self.section_id)
         self.update_title()
         self.refresh_side()
 
@@ -357,11 +411,11 @@ class EditorScreen(DraftpadScreen):
         if self.generating or not self.save():
             return
         try:
-            session = core.drafting().accept(self.session_id, self.position)
+            session = core.drafting().accept(self.session_id, self.section_id)
         except Exception as exc:  # noqa: BLE001
             self.notify(core.message_of(exc), severity="error")
             return
-        self.section = session.section(self.position)
+        self.section = session.by_id(self.section_id)
         self.update_title()
         self.notify(f"Accepted “{self.section.title}”.")
 
@@ -371,7 +425,7 @@ class EditorScreen(DraftpadScreen):
         if self.generating or not self.save():
             return
         try:
-            versions = core.drafting().history(self.session_id, self.position)
+            versions = core.drafting().history(self.session_id, self.section_id)
         except Exception as exc:  # noqa: BLE001
             self.notify(core.message_of(exc), severity="error")
             return
@@ -388,12 +442,13 @@ class EditorScreen(DraftpadScreen):
             if not yes:
                 return
             try:
-                version = core.drafting().revert(self.session_id, self.position, number)
+                version = core.drafting().revert(self.session_id, self.section_id, number)
             except Exception as exc:  # noqa: BLE001
                 self.notify(core.message_of(exc), severity="error")
                 return
             self.area.replace(version.text, (0, 0), self.area.document.end)
             self.saved_text = version.text
+            self.base_version = version.version
             buffers.drop_buffer(self.section.id)
             self.notify(f"Reverted to v{number} (stored as v{version.version}).")
 
@@ -456,6 +511,14 @@ class EditorScreen(DraftpadScreen):
     def action_neighbour(self, step: int) -> None:
         if self.session is None:
             return
-        target = self.position + step
-        if 1 <= target <= len(self.session.sections):
-            self.app.switch_screen(EditorScreen(self.session_id, target))
+        try:  # the outline as it is now: the CLI may have changed it since this screen opened
+            sections = core.drafting().get_session(self.session_id).sections
+        except Exception as exc:  # noqa: BLE001
+            self.notify(core.message_of(exc), severity="error")
+            return
+        ids = [s.id for s in sections]
+        if self.section_id not in ids:
+            return
+        target = ids.index(self.section_id) + step
+        if 0 <= target < len(ids):
+            self.app.switch_screen(EditorScreen(self.session_id, ids[target]))

@@ -127,7 +127,7 @@ class OutlineScreen(DraftpadScreen):
         previous = listing.highlighted if keep is None else keep
         required = required_keys(template)
         listing.clear_options()
-        listing.add_options([Option(section_label(s, s.key in required), id=f"section:{s.position}")
+        listing.add_options([Option(section_label(s, s.key in required), id=f"section:{s.id}")
                              for s in session.sections])
         if session.sections:
             listing.highlighted = min(previous or 0, len(session.sections) - 1)
@@ -158,8 +158,10 @@ class OutlineScreen(DraftpadScreen):
         if self.planning:
             self.notify("Planning is running: wait for it or press Esc.", severity="warning")
             return
-        position = int((event.option.id or "section:1").split(":")[1])
-        self.app.push_screen(EditorScreen(self.session_id, position))
+        if not event.option.id:
+            return
+        section_id = int(event.option.id.split(":")[1])  # the stable id: the CLI may move sections meanwhile
+        self.app.push_screen(EditorScreen(self.session_id, section_id))
 
     @on(Button.Pressed, "#btn-add")
     def action_add(self) -> None:
@@ -181,7 +183,7 @@ class OutlineScreen(DraftpadScreen):
 
         def done(title: str | None) -> None:
             if title and title.strip():
-                self.apply(lambda: core.drafting().rename_section(self.session_id, section.position, title))
+                self.apply(lambda: core.drafting().rename_section(self.session_id, section.id, title))
 
         self.app.push_screen(PromptScreen("New title", value=section.title), done)
 
@@ -196,7 +198,7 @@ class OutlineScreen(DraftpadScreen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.apply(lambda: core.drafting().remove_section(self.session_id, section.position))
+                self.apply(lambda: core.drafting().remove_section(self.session_id, section.id))
 
         self.app.push_screen(ConfirmScreen(f"Remove “{section.title}” from the outline? (its text stays in the history)",
                                            yes="Remove"), done)
@@ -216,7 +218,7 @@ class OutlineScreen(DraftpadScreen):
         target = section.position + step
         if not 1 <= target <= len(self.session.sections):
             return
-        self.apply(lambda: core.drafting().move_section(self.session_id, section.position, target), keep=target - 1)
+        self.apply(lambda: core.drafting().move_section(self.session_id, section.id, target), keep=target - 1)
 
     # -- planning -------------------------------------------------------------------------
     @on(Button.Pressed, "#btn-plan")

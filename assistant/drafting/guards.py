@@ -1,0 +1,106 @@
+"""Guards around one section's generation: a small model loops, copies its instructions and says
+the same thing twice. The repetition stop ends a generation as soon as it starts to loop (and
+saves the tokens); the echo filter drops sentences that copy the prompt's scaffolding; a
+degenerate result is worth one seeded, sampled retry.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from assistant.drafting.quality import echo_sentences, ngrams, sentence_key, sentences, words
+
+LOOP_WORDS = 8  # a run of this many words said twice is a loop, not style
+MIN_WORDS = 6  # prose shorter than this (after cleaning) is no section
+RETRY_TEMPERATURE = 0.7
+RETRY_TOP_P = 0.9
+RETRY_SEED = 1234  # seeded: the same inputs give the same retry
+
+
+@dataclass
+class RepetitionStop:
+    """Watches the streamed text; `tripped` is set at the first repeated sentence or repeated run of
+    LOOP_WORDS words (within the output, or of `already`, the text the section follows)."""
+
+    already: str = ""
+    text: str = ""
+    tripped: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        self._known = {sentence_key(s) for s in sentences(self.already) if len(words(s)) >= 4}
+
+    def feed(self, chunk: str) -> None:
+        self.text += chunk
+        if self.tripped.is_set():
+            return
+        finished = sentences(self.text)[:-1]  # the last one may still be growing
+        keys = [sentence_key(s) for s in finished if len(words(s)) >= 4]
+        if len(keys) != len(set(keys)) or any(k in self._known for k in keys):
+            self._trip("repeated sentence")
+            return
+        grams = ngrams(words(self.text), LOOP_WORDS)
+        if len(grams) != len(set(grams)):
+            self._trip("repeated words")
+
+    def _trip(self, reason: str) -> None:
+        self.reason = reason
+        self.tripped.set()
+
+
+class EitherEvent:
+    """Set when either event is: the person's cancel or a guard's stop, for one generation."""
+
+    def __init__(self, *events: threading.Event | None) -> None:
+        self._events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+
+_DOUBLED = re.compile(r"\b(\w{3,})\b(?:\s+(?:and|or|,)\s*|\s+)\1\b", re.I)
+
+
+def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
+    """The text without sentences that copy the scaffolding, and how many were dropped."""
+    echoed = echo_sentences(text, scaffolding)
+    for sentence in echoed:
+        text = text.replace(sentence, "")
+    return _tidy(text), len(echoed)
+
+
+def drop_stutter(text: str) -> tuple[str, int]:
+    """The text without sentences that say a word twice in a row ("positive and positive")."""
+    bad = [s for s in sentences(text) if _DOUBLED.search(s)]
+    for sentence in bad:
+        text = text.replace(sentence, "")
+    return _tidy(text), len(bad)
+
+
+def _tidy(text: str) -> str:
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def degenerate(prose: str) -> bool:
+    """Too little left to be a section."""
+    return len(words(prose)) < MIN_WORDS
+
+
+@dataclass
+class Attempt:
+    prose: str
+    result: object
+    stop: RepetitionStop
+    dropped: int = 0
+
+
+def best_of(first: Attempt, retry: Callable[[], Attempt]) -> tuple[Attempt, bool]:
+    """The first attempt unless it is degenerate; then one retry, kept if it says more."""
+    if not degenerate(first.prose):
+        return first, False
+    second = retry()
+    return (second if len(words(second.prose)) > len(words(first.prose)) else first), True

@@ -1,0 +1,224 @@
+"""What the drafting core does with a small model's failures: loops stopped, echoed instructions and
+stutter dropped, one seeded retry for a degenerate draft, planner extras only with support, and
+validate naming what is wrong. The model is a stand-in that says exactly what each test needs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from assistant import drafting
+from assistant.drafting import examples, guards, model_calls, prompts
+from assistant.drafting.templates import get_template
+from engine import UserError
+from engine.generation import GenerationResult
+from engine.stats import GenerationStats
+from tests.fixtures_drafting import RENT
+
+ADR = {"title": "Use SQLite for notes", "context": "Notes are JSON files and search is slow.",
+       "decision": "Store notes in one SQLite database with FTS5."}
+LOOP = "It keeps every note in one file. " * 6
+ECHO = f"{prompts.PLAIN_RULE} The database file is easy to back up."
+
+
+@dataclass
+class Scripted:
+    """Answers each generate call with the next text, streamed in words, honouring cancel."""
+
+    texts: list[str]
+
+    def __post_init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, lm, prompt, config, *, on_text=None, cancel=None, **kwargs) -> GenerationResult:
+        self.calls.append({"prompt": prompt, "config": config, **kwargs})
+        text = self.texts[min(len(self.calls), len(self.texts)) - 1]
+        out, reason = "", "eos"
+        for word in text.split(" "):
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"
+                break
+            piece = (" " if out else "") + word
+            out += piece
+            if on_text:
+                on_text(piece)
+        return GenerationResult(out, [], GenerationStats(stop_reason=reason, new_tokens=len(out.split())))
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch):
+    def install(*texts: str) -> Scripted:
+        fake = Scripted(list(texts))
+        monkeypatch.setattr(model_calls, "generate", fake)
+        monkeypatch.setattr(examples, "open_library", lambda: None)
+        return fake
+
+    return install
+
+
+def adr_section(sid: int, title: str):
+    return next(s for s in drafting.get_session(sid).sections if s.title == title)
+
+
+# -- the guards on their own ----------------------------------------------------------------------
+
+def test_repetition_stop_trips_on_a_repeated_sentence_or_run_and_not_on_varied_prose() -> None:
+    watch = guards.RepetitionStop()
+    for chunk in ["We store notes in SQLite. ", "Search uses the FTS5 index. ", "We store notes in SQLite. ", "Then"]:
+        watch.feed(chunk)
+    assert watch.tripped.is_set() and watch.reason == "repeated sentence"
+    run = guards.RepetitionStop()
+    run.feed("the index is rebuilt at every start of the app, the index is rebuilt at every start of the")
+    assert run.tripped.is_set() and run.reason == "repeated words"
+    said_before = guards.RepetitionStop(already="Notes are JSON files and search is slow.")
+    said_before.feed("Notes are JSON files and search is slow. More")
+    assert said_before.tripped.is_set()
+    fine = guards.RepetitionStop()
+    fine.feed("SQLite keeps notes in one file. Backups copy that file. Search is fast with FTS5. ")
+    assert not fine.tripped.is_set()
+
+
+def test_echo_and_stutter_filters_drop_only_the_bad_sentences() -> None:
+    scaffold = prompts.scaffolding(get_template("adr-nygard"))
+    assert guards.drop_echo(ECHO, scaffold) == ("The database file is easy to back up.", 1)
+    kept, dropped = guards.drop_stutter("The consequences will be positive and positive. Backups get simpler.")
+    assert (kept, dropped) == ("Backups get simpler.", 1)
+    assert guards.drop_stutter("We chose SQLite and PostgreSQL stays.") == ("We chose SQLite and PostgreSQL stays.", 0)
+
+
+def test_either_event_is_set_by_either_side() -> None:
+    user, guard = threading.Event(), threading.Event()
+    both = guards.EitherEvent(user, guard, None)
+    assert not both.is_set()
+    guard.set()
+    assert both.is_set()
+
+
+# -- the writer with a scripted model -------------------------------------------------------------
+
+def test_a_looping_draft_is_stopped_and_stored_once(scripted) -> None:
+    fake = scripted(LOOP)
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    section = adr_section(sid, "Decision")
+    result = drafting.draft_section(sid, section.id, object())
+    text = result.version.text
+    assert text.count("It keeps every note in one file.") == 1
+    assert result.version.stats["repetition_stop"] == "repeated sentence"
+    assert len(fake.calls) == 1  # the loop left a usable sentence: no retry
+
+
+def test_echoed_instructions_never_reach_the_document(scripted) -> None:
+    scripted(ECHO)
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    text = drafting.draft_section(sid, adr_section(sid, "Context").id, object()).version.text
+    assert prompts.PLAIN_RULE not in text and "The database file is easy to back up." in text
+    assert not [f for f in drafting.validate(sid) if f.code == "echo"]
+
+
+def test_a_degenerate_draft_gets_one_seeded_sampled_retry(scripted) -> None:
+    fake = scripted("Notes. Notes.", "SQLite gives atomic writes and fast full-text search for every note.")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    assert len(fake.calls) == 2
+    first, second = (c["config"] for c in fake.calls)
+    assert first.temperature == 0.0 and second.temperature > 0 and second.seed == guards.RETRY_SEED
+    assert "atomic writes" in result.version.text and result.version.stats["retried"] is True
+
+
+def test_a_cancelled_draft_is_not_retried(scripted) -> None:
+    fake = scripted("Notes.")
+    cancel = threading.Event()
+    cancel.set()
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), cancel=cancel)
+    assert result.cancelled and len(fake.calls) == 1
+
+
+def test_continuation_prompt_is_the_document_so_far_without_instructions(scripted) -> None:
+    fake = scripted("It also keeps search fast.")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    prompt = fake.calls[0]["prompt"]
+    assert isinstance(prompt, str)
+    assert prompt.startswith("# Use SQLite for notes\n\n## Status\n\nAccepted\n\n## Context\n\n")
+    assert prompt.endswith("## Decision\n\nStore notes in one SQLite database with FTS5.\n\nWe chose this because")
+    assert not any(instruction in prompt for instruction in prompts.INSTRUCTIONS)
+    assert "\n\n" in fake.calls[0]["config"].stop  # an inline slot is one paragraph
+
+
+def test_chat_prompts_remain_for_models_behind_a_server(scripted) -> None:
+    fake = scripted("It also keeps search fast.")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), style="chat")
+    assert isinstance(fake.calls[0]["prompt"], list) and fake.calls[0]["lead"].rstrip() == "We chose this because"
+
+
+# -- the planner ----------------------------------------------------------------------------------
+
+def test_planner_extras_need_support_and_never_echo_instructions() -> None:
+    template = get_template("in-rent-agreement")
+    proposed = ["The document should have the following sections", "USING THIS MUTUAL NON-DISCLOSURE AGREEMENT",
+                "Payment", "Pets and Parking", "Lock-in Period"]
+    outline, extras = prompts.merge_plan(template.sections, proposed, 3, RENT, ["Parking and Pets", "Lock-in period"])
+    assert extras == ["Parking and Pets", "Lock-in period"]  # the supported headings' own wording
+    assert prompts.merge_plan(template.sections, proposed, 3, RENT, [])[1] == []
+
+
+def test_a_template_with_fixed_sections_is_planned_without_the_model(scripted) -> None:
+    fake = scripted("1. Alternatives\n2. The document should have the following sections\n")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    result = drafting.plan(sid, object())
+    assert fake.calls == [] and result.added == []
+    assert [s.title for s in result.session.sections] == ["Status", "Context", "Decision", "Consequences"]
+
+
+# -- validate and the field rules -----------------------------------------------------------------
+
+def test_validate_names_echo_and_repeated_sentences_by_section() -> None:
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    context, decision = adr_section(sid, "Context"), adr_section(sid, "Decision")
+    drafting.edit_section(sid, context.id, f"{ADR['context']} {prompts.PLAIN_RULE}")
+    drafting.edit_section(sid, decision.id, f"{ADR['decision']} Notes are JSON files and search is slow.")
+    found = {(f.code, f.section, f.severity) for f in drafting.validate(sid)}
+    assert ("echo", context.position, "error") in found
+    assert ("repeated_sentence", decision.position, "warning") in found
+
+
+def test_field_rules_are_the_cores_and_name_the_field() -> None:
+    with pytest.raises(UserError, match=r"field 'rent' needs an amount, e\.g\. Rs\. 25,000 or 25000 \(got 'abc'\)"):
+        drafting.new_session("in-rent-agreement", values={**RENT, "rent": "abc"})
+    with pytest.raises(UserError, match="field 'start_date' needs a date"):
+        drafting.new_session("in-rent-agreement", values={**RENT, "start_date": "next tuesday"})
+    titled = drafting.new_session("adr-nygard", "Use SQLite for notes", {"context": "c", "decision": "d"})
+    assert titled.values["title"] == "Use SQLite for notes"
+
+
+def test_changing_a_field_rewrites_the_fixed_sections_that_use_it_as_a_new_version() -> None:
+    sid = drafting.new_session("in-rent-agreement", values=RENT).id
+    parties = next(s for s in drafting.get_session(sid).sections if s.key == "parties")
+    drafting.draft_section(sid, parties.id, None)
+    session = drafting.set_values(sid, {"place": "Nagpur"})
+    redone = next(s for s in session.sections if s.key == "parties")
+    assert redone.current.version == 2 and "executed at Nagpur" in redone.text
+    assert "Nagpur" not in drafting.history(sid, redone.id)[0].text
+    with pytest.raises(UserError, match="field 'rent' needs an amount"):
+        drafting.set_values(sid, {"rent": "lots"})
+
+
+def test_cli_refuses_bad_values_and_lists_missing_fields_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.cli import main
+
+    assert main(["new", "in-rent-agreement", "--set", "rent=abc", "--set", "start_date=next tuesday"]) == 2
+    assert capsys.readouterr().err == ("draftpad: error: field 'rent' needs an amount, e.g. Rs. 25,000 or 25000 "
+                                       "(got 'abc')\n")
+    assert main(["new", "in-rent-agreement", "--set", "rent=28000"]) == 2  # stdin is no terminal here
+    err = capsys.readouterr().err
+    assert err.startswith("draftpad: error: template 'in-rent-agreement' needs lessor, lessor_address, lessee")
+    assert len(err.splitlines()) == 1
+    assert main(["new", "adr-nygard", "--title", "Use SQLite", "--set", "context=c", "--set", "decision=d"]) == 0
+    sid = capsys.readouterr().out.strip()
+    assert main(["set", sid, "status=Superseded"]) == 0
+    assert "section 1 'Status' rewritten from the template as v" not in capsys.readouterr().out  # not drafted yet
+    assert main(["set", sid, "nosuch=1"]) == 2 and "has no field 'nosuch'" in capsys.readouterr().err
