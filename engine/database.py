@@ -112,11 +112,6 @@ class Recovery:
     emptied: tuple[str, ...] = ()  # virtual tables (full-text indexes) recreated empty: their owner refills them
     in_place: bool = True  # False: the file was replaced, so connections open before the repair must reopen
 
-    def summary(self) -> str:
-        total = sum(self.rows.values())
-        lost = f"; could not read {', '.join(sorted(self.unreadable))}" if self.unreadable else ""
-        return f"recovered {total} rows from {len(self.rows)} tables{lost}"
-
 
 def _copy_rows(src: sqlite3.Connection, dst: sqlite3.Connection, table: str) -> tuple[int, str]:
     """Copy every row of `table` that can still be read, skipping past damaged pages by rowid."""
@@ -164,8 +159,6 @@ def recover_database(path: Path | str) -> Recovery:
     part of the program already holds keeps working on the repaired data instead of writing into a
     file that was renamed away. Only when the file cannot be opened at all is it replaced.
     """
-    import shutil
-
     path = Path(path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = path.with_name(f"{path.name}.corrupt-{stamp}")
@@ -173,6 +166,30 @@ def recover_database(path: Path | str) -> Recovery:
     while kept.exists():
         n += 1
         kept = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    # Hold the write lock while the copies are taken and read: a session saved meanwhile by another
+    # connection would be in neither the copy nor the result. A file too damaged to lock has no
+    # other users to wait for.
+    guard: sqlite3.Connection | None = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+    try:
+        guard.execute("PRAGMA busy_timeout=30000")
+        guard.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError:
+        guard.close()
+        guard = None
+    try:
+        return _recover_under(path, kept, stamp, guard)
+    finally:
+        if guard is not None:
+            try:
+                guard.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # already released by the install below
+            guard.close()
+
+
+def _recover_under(path: Path, kept: Path, stamp: str, guard: sqlite3.Connection | None) -> Recovery:
+    import shutil
+
     shutil.copy2(path, kept)
     wal = path.with_name(path.name + "-wal")
     if wal.exists():
@@ -224,6 +241,8 @@ def recover_database(path: Path | str) -> Recovery:
             dst.execute("COMMIT")
         finally:
             src.close()
+        if guard is not None:
+            guard.execute("ROLLBACK")  # the backup below takes the lock itself, at once
         in_place = True
         try:
             live = sqlite3.connect(str(path), timeout=30.0)

@@ -524,6 +524,8 @@ class Library:
             return []
         _check_kind(kind)
         with self._lock:
+            if self._empty():
+                return []
             where, params = self._filters(kind, source)
             depth = max(50, 3 * k)
             qvec = self.embedder.embed_query(query)
@@ -661,8 +663,8 @@ class Library:
         with self._lock:
             where, params = self._filters(form or kind, None)
             query = f"{heading}\n{text[:EXAMPLE_QUERY_CHARS]}".strip()
-            if not query:
-                return []
+            if not query or self._empty():
+                return []  # an empty library needs no embedding model loaded to say so
             qvec = self.embedder.embed_query(query)
             # Content only: the heading's likeness is weighed on its own below, and a query that
             # names the role ("context problem") would otherwise rank every "Context and Problem
@@ -808,6 +810,9 @@ class Library:
                 f"GROUP BY lower(s.heading) HAVING n >= ? ORDER BY n DESC, s.heading LIMIT ?",
                 [kind, min_documents, limit]).fetchall()
         return [(str(heading), int(n)) for heading, n in rows]
+
+    def _empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM library_documents LIMIT 1").fetchone() is None
 
     def all_section_texts(self) -> Iterator[str]:
         """Every section's text, streamed (used to build the suggestions' n-gram model)."""

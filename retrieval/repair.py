@@ -64,6 +64,7 @@ def repair_database(db_path: Path, problem: Exception) -> list[str]:
     if recovery.unreadable:
         lost = f"; could not read part of: {', '.join(sorted(recovery.unreadable))} (import those documents again)"
     orphans = f"; dropped {dropped} library rows whose document was lost" if dropped else ""
-    return [f"the database {db_path} could not be read ({problem}); it was repaired in place: {sessions} drafting "
-            f"sessions ({versions} versions) and {documents} library documents recovered, the search index rebuilt "
-            f"({indexed} sections){orphans}{lost}. The damaged original is kept at {recovery.kept}"]
+    message = (f"the database {db_path} could not be read ({problem}); it was repaired in place: {sessions} drafting "
+               f"sessions ({versions} versions) and {documents} library documents recovered, the search index rebuilt "
+               f"({indexed} sections){orphans}{lost}. The damaged original is kept at {recovery.kept}")
+    return [message]

@@ -41,23 +41,25 @@ def screen_name(pilot: Pilot) -> str:
 
 
 class Gate:
-    """Holds the model mid-generation: once `when()` is true every forward waits until released,
-    so a test can press keys while a generation is certainly still running."""
+    """Holds the model mid-generation: once `when()` is true, the worker that streams the model's
+    text into the app waits (inside its next hand-over to the UI thread) until released, so a test
+    can press keys while a generation is certainly still running. It holds the worker, not a
+    forward, so it works whichever forward the engine runs (ours or transformers')."""
 
     def __init__(self, app: DraftpadApp, when: Callable[[], bool]) -> None:
         self.when = when
         self.reached = threading.Event()
         self.opened = threading.Event()
-        model = app.host.lm.model
-        original = model.forward
+        original = app.call_from_thread
 
-        def forward(*args: object, **kwargs: object) -> object:
+        def call_from_thread(callback: Callable, *args: object, **kwargs: object) -> object:
+            # always a worker thread: Textual refuses call_from_thread on the app's own thread
             if not self.opened.is_set() and self.when():
                 self.reached.set()
                 self.opened.wait(timeout=120)
-            return original(*args, **kwargs)
+            return original(callback, *args, **kwargs)
 
-        model.forward = forward  # type: ignore[method-assign]
+        app.call_from_thread = call_from_thread  # type: ignore[method-assign]
 
     def release(self) -> None:
         self.opened.set()

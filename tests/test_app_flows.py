@@ -26,8 +26,10 @@ async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypat
     """The whole app session, from model load to export, with internet connections blocked."""
     import assistant.drafting.planner
 
-    # The tiny model's plan is noise: keep it short. The app calls drafting.plan without a budget,
-    # which reads planner.PLAN_TOKENS when called; the plan's log entry below shows the patch held.
+    # Should the plan call the tiny model, keep it short: its plan is noise. The app calls
+    # drafting.plan without a budget, which reads planner.PLAN_TOKENS when called (so this patch
+    # holds; tests/test_workflow.py checks that). The Nygard ADR's sections are fixed by
+    # convention, so today its plan makes no model call at all.
     monkeypatch.setattr(assistant.drafting.planner, "PLAN_TOKENS", 8)
     app = make_app(tiny_model_dir, section_tokens=8)
     async with app.run_test(size=SIZE) as pilot:
@@ -53,8 +55,6 @@ async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypat
         await until(pilot, lambda: outline.session is not None and not outline.planning and not outline.plan_now,
                     what="planning")
         session_id = outline.session_id
-        [planned] = [e for e in drafting.open_log().recent() if e.kind == "plan" and e.session_id == session_id]
-        assert 0 < planned.new_tokens <= 8, planned.new_tokens
         titles = [s.title for s in drafting.get_session(session_id).sections]
         assert {"Status", "Context", "Decision", "Consequences"} <= set(titles)
         assert drafting.get_session(session_id).title == "Use SQLite for local state"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, OptionList, Static
 
 from assistant import drafting
@@ -19,6 +20,7 @@ DOCS = {
 }
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 async def test_library_import_and_search(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -57,20 +57,19 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
-def check_model_sections(session_id: int, facts: dict[str, str], calls: list[tuple[list, object]]) -> int:
+def check_model_sections(session_id: int, facts: dict[str, str], calls: list[tuple[object, object]]) -> int:
     """The model's part of the document, apart from the template's wording: each section the model
     drafted was prompted with its facts, and what is stored after the template's wording is the
     model's own answer (cleaned), not nothing and not template text. Returns how many there were."""
     session = drafting.get_session(session_id)
     template = get_template(session.template_id)
     drafted = [s for s in session.sections if s.current is not None and s.current.source == "generated"]
-    assert len(calls) == 1 + len(drafted)  # one plan, then one call per drafted section, in order
-    for section, (messages, result) in zip(drafted, calls[1:]):
-        prompt = "\n".join(m["content"] for m in messages)
+    assert len(calls) == len(drafted)  # one call per drafted section, in order
+    for section, (messages, result) in zip(drafted, calls):
+        prompt = messages if isinstance(messages, str) else "\n".join(m["content"] for m in messages)
         spec = next((x for x in template.sections if x.id == section.key), None)
-        told = [name for name in (spec.uses if spec else ()) if facts.get(name)]
-        # the names, places and gists (not stray amounts or dates) go into every section's prompt
-        told += [f.name for f in template.fields if facts.get(f.name) and f.type not in ("date", "money", "number")]
+        # the section's own facts (what it `uses`) and the document's title must reach its prompt
+        told = [name for name in (*(spec.uses if spec else ()), "title") if facts.get(name)]
         missing = [name for name in told if not fact_in(facts[name], prompt)]
         assert not missing, f"{section.title}: facts {missing} never reached the model"
         before = drafting.wording_before_draft(session_id, section.id)
@@ -87,12 +86,13 @@ def run_session(template_id: str, facts: dict[str, str], lm: object, out: Path,
                 monkeypatch: pytest.MonkeyPatch) -> tuple[str, list]:
     from assistant.drafting import model_calls
 
-    calls: list[tuple[list, object]] = []
+    calls: list[tuple[object, object]] = []  # the drafting calls (a plan passes no reference texts)
     real = model_calls.generate
 
     def spy(lm, messages, config, **kwargs):
         result = real(lm, messages, config, **kwargs)
-        calls.append((messages, result))
+        if "reference_texts" in kwargs:
+            calls.append((messages, result))
         return result
 
     monkeypatch.setattr(model_calls, "generate", spy)

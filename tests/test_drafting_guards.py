@@ -222,3 +222,33 @@ def test_cli_refuses_bad_values_and_lists_missing_fields_in_one_line(capsys: pyt
     assert main(["set", sid, "status=Superseded"]) == 0
     assert "section 1 'Status' rewritten from the template as v" not in capsys.readouterr().out  # not drafted yet
     assert main(["set", sid, "nosuch=1"]) == 2 and "has no field 'nosuch'" in capsys.readouterr().err
+
+
+def test_a_mirrored_clause_keeps_its_first_half_and_ends_as_a_sentence() -> None:
+    mirrored = ("The Lessee shall also pay the maintenance and repair of the said property, and the Lessor "
+                "shall pay the maintenance and repair of the said")
+    assert guards.finish_sentence(guards.cut_loop(mirrored)) == (
+        "The Lessee shall also pay the maintenance and repair of the said property.")
+    assert guards.cut_loop("No run of eight words comes back in this sentence at all.") == (
+        "No run of eight words comes back in this sentence at all.")
+    assert guards.finish_sentence("It ends well.") == "It ends well."
+    assert guards.finish_sentence("It stops in the") == "It stops."  # no clause to fall back to
+
+
+def test_the_templates_own_wording_is_never_reported_as_echo() -> None:
+    from tests.fixtures_drafting import filled_session
+    from assistant.drafting.validation import validate_session
+
+    for template_id in ("in-rent-agreement", "in-affidavit", "adr-nygard", "patent-spec"):
+        template, session = filled_session(template_id)
+        assert [f.message for f in validate_session(template, session) if f.code == "echo"] == [], template_id
+
+
+def test_a_value_copied_from_a_fields_help_is_a_fact_not_an_echo() -> None:
+    template = get_template("in-rent-agreement")
+    example = template.field("property").help.split("'")[1]  # the help's own example address
+    sid = drafting.new_session("in-rent-agreement", values={**RENT, "property": example}).id
+    for section in drafting.get_session(sid).sections:
+        if not drafting.needs_model(sid, section.id):
+            drafting.draft_section(sid, section.id, None)
+    assert [f.message for f in drafting.validate(sid) if f.code == "echo"] == []

@@ -59,7 +59,11 @@ def test_stop_string_ends_generation_before_it(lm) -> None:
 
 
 def test_max_new_tokens_and_cancel(lm) -> None:
-    assert generate(lm, MESSAGES, GenerationConfig(max_new_tokens=5, method="greedy")).stats.new_tokens <= 5
+    full = generate(lm, MESSAGES, GenerationConfig(max_new_tokens=40, method="greedy"))
+    assert full.stats.new_tokens > 5  # so a limit of 5 is what ends the next one
+    five = generate(lm, MESSAGES, GenerationConfig(max_new_tokens=5, method="greedy"))
+    assert five.stats.stop_reason == "length" and five.stats.new_tokens == 5
+    assert five.token_ids == full.token_ids[:5]
     cancel = threading.Event()
     seen: list[str] = []
 

@@ -52,44 +52,49 @@ def test_off_stops_recording_and_survives_reopening(tmp_path: Path, result: Gene
     assert log.record("generate", None, MESSAGES, result) is not None
 
 
+# Clean, distinct answers of a few words each: nothing in them is dropped as a repeat or an echo.
+ANSWERS = ["the tenant keeps the garden tidy every week.", "the parties may renew this lease by mutual consent.",
+           "any dispute goes first to a mediator both parties choose.", "the lessee may keep one small pet.",
+           "parking is limited to one car in the basement.", "guests may stay for at most two weeks."]
+
+
 def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.drafting import model_calls
     from engine.loading import load_model
+    from tests.fixtures_drafting import RENT
 
     lm = load_model(str(tiny_model_dir))
     answers: list[GenerationResult] = []
     real = model_calls.generate
 
     def spy(lm, messages, config, **kwargs):
-        # the tiny model really runs (its stats are logged); a draft's words are replaced by a known,
-        # clean answer, so what the log and the section hold can be compared with what "the model" said
+        # the tiny model really runs (its figures are logged); a draft's words are replaced by a known
+        # answer, so what the log and the section hold can be compared with what "the model" said
         result = real(lm, messages, config, **kwargs)
         if answers:  # the first call plans; the rest draft
-            result = GenerationResult(f"answer {len(answers)} keeps every event.", result.token_ids, result.stats)
+            result = GenerationResult(ANSWERS[len(answers) - 1], result.token_ids, result.stats)
         answers.append(result)
         return result
 
     monkeypatch.setattr(model_calls, "generate", spy)
-    sid = drafting.new_session("adr-nygard", values={"title": "T", "context": "Flat files lose events.",
-                                                     "decision": "Use PostgreSQL."}).id
+    sid = drafting.new_session("in-rent-agreement", values=RENT).id
     drafting.plan(sid, lm, max_new_tokens=8, use_library=False)
     drafting.draft_all(sid, lm, max_new_tokens=6, use_library=False)
-    log = open_log()
-    entries = list(reversed(log.recent()))
-    assert [e.kind for e in entries] == ["plan", "draft", "draft", "draft"]
+    entries = list(reversed(open_log().recent()))
+    drafted = [s for s in drafting.get_session(sid).sections if s.current.source == "generated"]
+    assert len(drafted) >= 2 and len(answers) == 1 + len(drafted)  # one plan, one call per model section
+    assert [e.kind for e in entries] == ["plan"] + ["draft"] * len(drafted)
     assert all(e.session_id == sid and e.model == lm.identity for e in entries)
-    sections = drafting.get_session(sid).sections
-    assert [e.section for e in entries[1:]] == [s.title for s in sections[1:]]
+    assert [e.section for e in entries[1:]] == [s.title for s in drafted]
     # the log holds each call's answer and figures; the stored section is the model's answer (placed
     # after the template's wording of a mixed section), never lost
     assert [e.response for e in entries] == [a.text for a in answers]
     assert [e.new_tokens for e in entries] == [a.stats.new_tokens for a in answers]
-    for entry, answer, section in zip(entries[1:], answers[1:], sections[1:]):
+    for entry, answer, section in zip(entries[1:], answers[1:], drafted):
         assert section.text.endswith(answer.text), (section.title, section.text)
         assert section.current.stats["new_tokens"] == entry.new_tokens
-    assert "Flat files lose events." in entries[1].prompt_text()  # the section's fact reached its prompt
-    assert sections[1].text.startswith("Flat files lose events.")
+        assert RENT["lessor"] in entry.prompt_text()  # the facts reached the model
 
 
 def test_cli_logs_generate_then_reads_back(cli, tiny_model_dir: Path) -> None:

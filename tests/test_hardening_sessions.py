@@ -58,13 +58,13 @@ def _result(text: str, stop: str = "eos") -> GenerationResult:
 
 
 def test_plan_rechecks_for_drafted_sections_inside_its_own_write(monkeypatch: pytest.MonkeyPatch):
-    session = drafting.new_session("adr-nygard", values=ADR)
-    context = next(s for s in session.sections if s.title == "Context")
+    session = drafting.new_session("adr-madr", values={"title": "Pick a queue", "context": "Emails are slow."})
+    context = session.sections[1]
 
     def generate_while_someone_drafts(lm, messages, config, **kwargs):
         # Another process writes a section while the model is still proposing titles.
         drafting.edit_section(session.id, context.id, "Typed in the CLI during planning.")
-        return _result("1. Status\n2. Context\n3. Decision\n4. Risks\n5. Consequences\n")
+        return _result("\n".join(f"{n}. {s.title}" for n, s in enumerate(session.sections, start=1)) + "\n")
 
     monkeypatch.setattr(model_calls, "generate", generate_while_someone_drafts)
     with pytest.raises(UserError, match="already has drafted sections"):

@@ -12,6 +12,8 @@ from engine.errors import UserError
 from retrieval.library import open_library
 from tests.fixtures_library import write_docs
 
+pytestmark = pytest.mark.real_model  # every test here uses the MiniLM embedding model
+
 
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:

@@ -24,6 +24,7 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_add_search_list_stats_remove_reindex(capsys, tmp_path: Path, draftpad_home: Path):
     docs = write_docs(tmp_path / "docs")
     (docs / "notes.bin").write_bytes(b"\x00\x01")
@@ -38,9 +39,10 @@ def test_add_search_list_stats_remove_reindex(capsys, tmp_path: Path, draftpad_h
     code, out, _ = run(capsys, "library", "search", "deposit refunded when the tenant leaves", "-k", "2", "--json")
     hits = json.loads(out)
     assert code == 0 and len(hits) == 2
-    assert set(hits[0]) == {"path", "title", "heading", "snippet", "score"}
+    assert set(hits[0]) == {"path", "title", "heading", "snippet", "score", "kind", "form", "page"}
     assert hits[0]["path"] == str((docs / "leases/flat-lease.txt").resolve())
     assert hits[0]["heading"] == "SECURITY DEPOSIT"
+    assert (hits[0]["kind"], hits[0]["form"], hits[0]["page"]) == ("legal", "rent-agreement", None)
 
     code, out, _ = run(capsys, "library", "search", "queue", "--kind", "adr")
     assert code == 0 and "message-queue.md" in out and "flat-lease" not in out
@@ -72,6 +74,7 @@ def test_user_errors_are_one_line(capsys, tmp_path: Path):
     assert code == 2 and err.startswith("draftpad: error: corpus folder")
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_a_missing_index_file_is_repaired_with_a_note(capsys, tmp_path: Path, draftpad_home: Path):
     docs = write_docs(tmp_path / "docs")
     assert run(capsys, "library", "add", str(docs))[0] == 0
@@ -81,6 +84,7 @@ def test_a_missing_index_file_is_repaired_with_a_note(capsys, tmp_path: Path, dr
     assert "draftpad: note: vector index file is missing; rebuilt it from the database" in err
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_two_processes_adding_at_once_do_not_corrupt_the_store(tmp_path: Path, draftpad_home: Path):
     common = write_docs(tmp_path / "common")
     folders = []
@@ -117,6 +121,7 @@ def test_two_processes_adding_at_once_do_not_corrupt_the_store(tmp_path: Path, d
         lib.close()
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_bench_library_prints_recall_and_latency_rows(capsys, tmp_path: Path):
     docs = write_docs(tmp_path / "docs")
     queries = tmp_path / "q.jsonl"

@@ -205,6 +205,7 @@ def test_untitled_text_matches_nothing_even_by_embedding():
     assert q.best_match("", ["", "Context"], embed) is None
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_real_embeddings_match_headings_by_meaning(embedder):
     reference = ["BACKGROUND ART", "DISCLOSURE OF THE INVENTION", "Claims", "Abstract"]
     assert q.best_match("Background of the Invention", reference, embedder) == 0
@@ -229,3 +230,28 @@ def test_markdown_sections_with_front_matter_title_and_loose_headings():
     _, loose = q.markdown_sections(text, loose=True)
     assert [s.title for s in loose] == ["", "Context", "Positive Consequences", "Decision", "Consequences"]
     assert loose[-1].text == "None."
+
+
+# -- document-level measures ------------------------------------------------------------------------
+
+def test_facts_present_uses_validates_normalisation():
+    text = "The rent is Rs. 28,000/- a month from 1st March, 2025, paid to Shri Anil Sharma."
+    facts = [("rent", "money", "28000"), ("start", "date", "2025-03-01"), ("lessor", "person", "Anil Sharma"),
+             ("deposit", "money", "56000"), ("notes", "text", "")]
+    share, missing = q.facts_present(facts, text)
+    assert missing == ["deposit"] and share == pytest.approx(3 / 4)  # the empty fact is not a given one
+    assert q.facts_present([], text) == (1.0, [])
+
+
+def test_sections_present_by_heading_meaning_and_not_empty():
+    sections = [q.DocSection("2. Decision Outcome", "We chose Lunr."), q.DocSection("Context", "  "),
+                q.DocSection("Positive Consequences", "Fast search.")]
+    share, missing = q.sections_present(["Context", "Decision", "Consequences", "Status"], sections)
+    assert missing == ["Context", "Status"] and share == pytest.approx(0.5)
+
+
+def test_off_topic_sections_are_distinct_titles_nothing_supports():
+    titles = ["Payment", "Title", "Title:", "Security Deposit", "Decision Drivers", "", "Term and Rent"]
+    allowed = ["Parties", "Term and Rent", "Security Deposit"]
+    assert q.off_topic_sections(titles, allowed) == ["Payment", "Title", "Decision Drivers"]
+    assert q.off_topic_sections(titles, allowed, supported=lambda t: t == "Payment") == ["Title", "Decision Drivers"]

@@ -155,6 +155,7 @@ def pdf_library(tmp_path: Path):
     lib.close()
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_a_pdf_imports_and_its_sections_are_found_with_their_pages(pdf_library):
     lib, summary, docs = pdf_library
     pdf_path = str((docs / "leases" / "pune-licence.pdf").resolve())
@@ -178,6 +179,7 @@ def test_a_pdf_imports_and_its_sections_are_found_with_their_pages(pdf_library):
     assert cited and cited[0].page == 3 and cited[0].citation == "Leave and Licence Agreement › TERMINATION, p. 3"
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_examples_keep_to_the_form_asked_for(pdf_library):
     lib, _summary, docs = pdf_library
     assert lib.stats()["by_form"] == {"adr": 2, "rent-agreement": 2}
@@ -187,6 +189,7 @@ def test_examples_keep_to_the_form_asked_for(pdf_library):
     assert all(h.form == "rent-agreement" for h in lib.search("deposit", k=5, kind="rent-agreement"))
 
 
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_a_library_from_before_forms_is_upgraded_and_rechunked(tmp_path: Path):
     """Schema 1 had no forms or pages and embedded only each section's head: opening it adds the
     columns and guesses the forms; importing the same files again re-chunks them."""

@@ -150,12 +150,12 @@ def test_rent_agreement_end_to_end(server: FakeServer, capsys: pytest.CaptureFix
 
 def test_cut_mid_draft_is_kept_as_a_version() -> None:
     session = drafting.new_session("in-rent-agreement", "Flat 4B", values=RENT_FACTS)
-    position = next(s.position for s in session.sections if drafting.needs_model(session.id, s.position))
+    section_id = next(s.id for s in session.sections if drafting.needs_model(session.id, s.id))
     with FakeServer(reply=SECTION, drop_after=6) as fake:
         lm = connect_server(fake.url)
         with pytest.raises(ServerError, match="cut the stream"):
-            drafting.draft_section(session.id, position, lm, use_library=False)
-    versions = drafting.history(session.id, position)
+            drafting.draft_section(session.id, section_id, lm, use_library=False)
+    versions = drafting.history(session.id, section_id)
     assert len(versions) == 1 and versions[0].text.strip()
     assert "shall pay a monthly" in versions[0].text and "fifth day" not in versions[0].text
     log = drafting.open_log()

@@ -108,7 +108,8 @@ def test_error_event_mid_stream(server: FakeServer) -> None:
 
 
 @pytest.mark.parametrize("status, message, hint", [
-    (503, "loading model", "see its log"),
+    (503, "Loading model", "still loading its model"),
+    (500, "failed to decode the batch", "see its log"),
     (401, "no key", "api_key_env"),
     (400, "the request exceeds the available context size", "larger context"),
 ])

@@ -96,7 +96,8 @@ def test_cost_profile_is_measured_once_and_cached(tiny_model_dir: Path) -> None:
     lm = engine.load_model(str(tiny_model_dir))
     lm.profiles.clear()
     profile = cost_profile(lm)
-    assert all(s > 0 for s in profile.seconds) and list(profile.seconds) == sorted(profile.seconds)
+    # (ordered costs are measure_profile's own doing: tests/test_cost_profile.py checks that rule)
+    assert len(profile.seconds) == len(profile.widths) and all(s > 0 for s in profile.seconds)
     files = [cache_dir("adaptive") / f"{_profile_key(lm)}.json"]
     assert files[0].is_file()
     fake = {"widths": list(profile.widths), "seconds": [1.0] * len(profile.widths)}

@@ -154,6 +154,25 @@ def test_plan_on_tiny_model_keeps_required_sections(tiny_lm, monkeypatch: pytest
     assert [s.title for s in used.session.sections if not s.key] == used.added
 
 
+def test_plan_without_a_budget_uses_plan_tokens_read_when_called(tiny_lm, monkeypatch: pytest.MonkeyPatch):
+    """The app plans with drafting.plan and no budget: the budget is planner.PLAN_TOKENS as it is
+    when called, so setting it (as the app's Pilot test does) takes effect."""
+    from assistant.drafting import planner
+    from engine.generation import GenerationResult
+
+    budgets: list[int] = []
+
+    def spy(lm, messages, config, **kwargs):
+        budgets.append(config.max_new_tokens)
+        return GenerationResult("no list here", [])
+
+    monkeypatch.setattr(model_calls, "generate", spy)
+    monkeypatch.setattr(planner, "PLAN_TOKENS", 7)
+    drafting.plan(drafting.new_session("in-rent-agreement", values=RENT).id, tiny_lm, use_library=False)
+    assert budgets == [7]
+
+
+@pytest.mark.real_model  # loads the MiniLM embedding model
 def test_draft_uses_the_users_library_for_examples(tiny_lm, corpus: Path, monkeypatch: pytest.MonkeyPatch):
     from retrieval.library import open_library
 

@@ -265,8 +265,10 @@ def run_decoding_bench(args: argparse.Namespace) -> int:
                     best = row.runs.get(prompt.id)
                     if best is None or run.tok_s > best.tok_s:
                         row.runs[prompt.id] = run
+            reference = rows[0].runs[prompt.id].tokens  # '*' marks a run that differs from hf-greedy
             say(f"  {prompt.id} ({len(ids)} prompt tokens): " + ", ".join(
-                f"{r.method} {r.runs[prompt.id].tok_s:.1f}" for r in rows))
+                f"{r.method} {r.runs[prompt.id].tok_s:.1f}{'' if r.runs[prompt.id].tokens == reference else '*'}"
+                for r in rows))
     finally:
         for server in servers.values():
             server.stop()

@@ -294,7 +294,6 @@ def fact_values(template: object, values: dict[str, str]) -> list[str]:
 def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict[str, str],
                 reference: list[q.DocSection] | None, library_ngrams: set[int], support: HeadingSupport | None,
                 embed: q.Embed | None, reference_path: str = "") -> CaseScore:
-    from assistant.drafting.validation import fact_present
 
     specs = template.sections_for(case.variant)
     required = [s for s in specs if s.required]
@@ -302,25 +301,20 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
     text = draft.markdown
     body = "\n\n".join(s.text for s in draft.sections)
 
-    # sections_present: the template's required sections, there and not empty.
-    present = []
+    # sections_present: the template's required sections, there and not empty (draftpad's by their
+    # template key, so a renamed section still counts; naive's by heading).
     if draft.system == "draftpad":
         by_key = {s.template_key: s for s in draft.sections if s.template_key}
-        present = [s.title for s in required if by_key.get(s.id) and by_key[s.id].text.strip()]
+        missing_sections = [s.title for s in required if not (by_key.get(s.id) and by_key[s.id].text.strip())]
+        sections_present = 1 - len(missing_sections) / len(required) if required else 1.0
     else:
-        titles = [s.title for s in draft.sections]
-        for spec in required:
-            i = q.best_match(spec.title, titles, embed)
-            if i is not None and draft.sections[i].text.strip():
-                present.append(spec.title)
-    details["missing_sections"] = [s.title for s in required if s.title not in present]
-    sections_present = len(present) / len(required) if required else 1.0
+        sections_present, missing_sections = q.sections_present(
+            [s.title for s in required], [q.DocSection(s.title, s.text) for s in draft.sections], embed)
+    details["missing_sections"] = missing_sections
 
     # facts_present: every given fact, found with validate's normalisation.
-    given = [(f, case.values[f.name]) for f in template.fields if str(case.values.get(f.name, "")).strip()]
-    missing = [f"{f.name}" for f, value in given if not fact_present(f.type, value, text)[0]]
-    details["missing_facts"] = missing
-    facts_present = 1 - len(missing) / len(given) if given else 1.0
+    facts_present, details["missing_facts"] = q.facts_present(
+        [(f.name, f.type, case.values.get(f.name, "")) for f in template.fields], text)
 
     details["placeholders"] = q.placeholders(text)
 
@@ -340,17 +334,9 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
     repeated_4grams = sum(r for r, _ in pooled) / total if total else 0.0
 
     # off_topic_sections: titles neither the template (any variant, optional ones too) nor the library support.
-    all_titles = [s.title for s in template.sections]
-    off_topic: list[str] = []
-    for s in draft.sections:
-        # Distinct titles: a model looping on "Title:" wrote one invented heading, not forty.
-        if s.template_key or not s.title.strip() or q.normalise_heading(s.title) in map(q.normalise_heading, off_topic):
-            continue
-        if q.best_match(s.title, all_titles, embed) is not None:
-            continue
-        if support is not None and support.supported(s.title, embed, reference_path):
-            continue
-        off_topic.append(s.title)
+    supported = (lambda title: support.supported(title, embed, reference_path)) if support is not None else None
+    off_topic = q.off_topic_sections([s.title for s in draft.sections if not s.template_key],
+                                     [s.title for s in template.sections], supported, embed)
     details["off_topic_sections"] = off_topic
 
     rouge = similarity = None
@@ -441,7 +427,8 @@ def run_draftpad(lm: object, case: DraftingCase, template: object, section_token
     title = case.values.get("title") or case.id
     session = core.new_session(case.template, title=title, values=case.values, variant=case.variant or None)
     notes = []
-    planned = core.plan(session.id, lm)
+    # A quick run (--max-new-tokens) shortens the outline's budget too; by default the pipeline's own.
+    planned = core.plan(session.id, lm, max_new_tokens=max(48, section_tokens) if section_tokens else None)
     if planned.notice:
         notes.append(planned.notice)
     core.draft_all(session.id, lm, max_new_tokens=section_tokens)

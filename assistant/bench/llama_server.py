@@ -8,8 +8,11 @@ draftpad rows (each in a fresh state) do. Only 127.0.0.1 is ever contacted.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +44,10 @@ class LlamaServer:
     def start(self) -> None:
         from engine.errors import UserError
 
+        # a SIGTERM (e.g. from `timeout`) would end Python without running the bench's `finally`
+        # and leave the servers behind; as SystemExit it unwinds and stops them
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.port = _free_port()
         cmd = [str(self.binary), "-m", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
                "-t", str(self.threads), "-tb", str(self.threads), "-np", "1", "-c", "4096", "--log-disable"]

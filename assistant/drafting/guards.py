@@ -80,6 +80,39 @@ def drop_stutter(text: str) -> tuple[str, int]:
     return _tidy(text), len(bad)
 
 
+_WORD_SPAN = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def cut_loop(text: str, n: int = LOOP_WORDS) -> str:
+    """The text up to where it starts saying a run of n words a second time: a mirrored clause
+    ("the Lessee shall pay the charges of the said Premises, and the Lessor shall pay the charges
+    of the said Premises") keeps its first half."""
+    spans = list(_WORD_SPAN.finditer(text))
+    tokens = [m.group(0).casefold() for m in spans]
+    first: dict[tuple[str, ...], int] = {}
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i:i + n])
+        if gram in first and i >= first[gram] + n:
+            return text[:spans[i].start()].rstrip()
+        first.setdefault(gram, i)
+    return text
+
+
+_DANGLING = re.compile(r"(?:\s+(?:the|a|an|of|to|and|or|in|on|at|with|for|by|that|which|is|are))+$", re.I)
+
+
+def finish_sentence(prose: str) -> str:
+    """Prose that ends mid-sentence ends at its last whole clause, with a full stop; prose that
+    ends properly is left alone."""
+    prose = prose.rstrip()
+    if not prose or prose[-1] in ".!?:;)\"'”’":
+        return prose
+    cut = max(prose.rfind(", "), prose.rfind("; "))
+    if cut > 0 and len(words(prose[:cut])) >= MIN_WORDS:
+        return prose[:cut].rstrip() + "."
+    return _DANGLING.sub("", prose.rstrip(",;: ")) + "."
+
+
 def _tidy(text: str) -> str:
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

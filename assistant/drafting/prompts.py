@@ -205,12 +205,11 @@ def draft_messages(template: Template, values: dict[str, str], title: str, guida
 
 def scaffolding(template: Template) -> list[str]:
     """Everything a prompt for this template says that is not a fact or an example: instructions,
-    the template's description and guidance, field labels and help. A draft that copies a run of
-    it has echoed its prompt."""
+    the template's description and its sections' guidance. A draft that copies a run of it has
+    echoed its prompt. (Field help is never in a prompt, and its examples may be real values.)"""
     kind = KIND_LABELS.get(template.kind, "document")
     out = [i.format(kind=kind) for i in INSTRUCTIONS] + [EXAMPLE_LEAD.format(kind=kind), template.description]
     out += [s.guidance for s in template.sections if s.guidance]
-    out += [f"{f.label}. {f.help}" for f in template.fields if f.help]
     return [t for t in out if t.strip()]
 
 
@@ -236,10 +235,10 @@ def continuation_prompt(template: Template, heading: str, before: list[DocumentP
         budget -= len(text)
         written.insert(0, f"## {part.title}\n\n{text}" if text else f"## {part.title}")
     document += written
-    # An inline slot ("This matters because {draft}") ends on its words: no trailing space, since BPE
-    # words carry their leading space. A slot on its own line starts a new paragraph.
-    inline = opening.strip() and not opening.endswith("\n")
-    document.append(f"## {title}\n\n" + (opening.rstrip() if inline else opening.strip() + "\n\n" if opening.strip() else ""))
+    # The prompt ends on the opening's last words, with no trailing space (BPE words carry their
+    # leading space): the model goes on with the same thought. Ending on a blank line instead
+    # invites a small model to start the next heading, and so to write nothing.
+    document.append(f"## {title}\n\n{opening.strip()}" if opening.strip() else f"## {title}\n\n")
     return "\n\n".join(parts + ["\n\n".join(document)])
 
 

@@ -392,3 +392,43 @@ def markdown_sections(text: str, loose: bool = False) -> tuple[str, list[DocSect
         current_title, current_level, lines = heading, level, []
     flush()
     return title, sections
+
+
+# -- document-level measures ------------------------------------------------------------------------
+
+def facts_present(facts: Sequence[tuple[str, str, str]], text: str) -> tuple[float, list[str]]:
+    """(the share of facts found in `text`, the names of those missing); a fact is (name, field type,
+    value), compared with validate's normalisation ("Rs. 28,000/-" is 28000, dates in any format)."""
+    # Imported here: validation imports this module.
+    from assistant.drafting.validation import fact_present
+
+    given = [(name, kind, value) for name, kind, value in facts if str(value).strip()]
+    missing = [name for name, kind, value in given if not fact_present(kind, str(value), text)[0]]
+    return (1 - len(missing) / len(given) if given else 1.0), missing
+
+
+def sections_present(required: Sequence[str], sections: Sequence[DocSection], embed: Embed | None = None
+                     ) -> tuple[float, list[str]]:
+    """(the share of `required` titles that a non-empty section's heading means, those missing)."""
+    titles = [s.title for s in sections]
+    missing = []
+    for title in required:
+        i = best_match(title, titles, embed)
+        if i is None or not sections[i].text.strip():
+            missing.append(title)
+    return (1 - len(missing) / len(required) if required else 1.0), missing
+
+
+def off_topic_sections(titles: Sequence[str], allowed: Sequence[str], supported: Callable[[str], bool] | None = None,
+                       embed: Embed | None = None) -> list[str]:
+    """The distinct titles that mean none of `allowed` (a template's sections, optional ones too) and
+    that `supported` (e.g. headings of same-kind documents in the library) does not vouch for."""
+    out: list[str] = []
+    for title in titles:
+        key = normalise_heading(title)
+        if not key or key in {normalise_heading(t) for t in out}:
+            continue
+        if best_match(title, allowed, embed) is not None or (supported is not None and supported(title)):
+            continue
+        out.append(title)
+    return out

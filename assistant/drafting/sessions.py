@@ -160,6 +160,8 @@ class SessionStore:
         return session_id
 
     def get(self, session_id: int) -> Session:
+        if not -(2 ** 63) <= session_id < 2 ** 63:  # SQLite's integers: a typed id past them names no session
+            raise UserError(f"no session {session_id} (see `draftpad sessions`)")
         row = self.db.execute(
             "SELECT id, template_id, variant, title, values_json, created, updated FROM drafting_sessions WHERE id = ?",
             [session_id],

@@ -227,11 +227,14 @@ def _echo_and_repetition(template: Template, session: Session) -> list[Finding]:
     wording = [quality.sentence_key(s) for spec in template.sections if spec.text
                for s in quality.sentences(render_text(template, spec.text, session.values))]
     fixed = {key for key in wording if wording.count(key) > 1}  # the template repeats these itself
+    own_wording = set(wording)  # the template's wording is never an echo, whatever it shares
     first_said: dict[str, int] = {}
     out: list[Finding] = []
     for section in session.sections:
         where = f"section {section.position} '{section.title}'"
         for sentence in quality.echo_sentences(section.text, scaffold):
+            if quality.sentence_key(sentence) in own_wording:
+                continue
             out.append(Finding("echo", f"{where} repeats the prompt's instructions: {_quote(sentence, 60)}", "error",
                                section.position, section.title))
         for sentence in quality.sentences(section.text):

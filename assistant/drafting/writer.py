@@ -88,8 +88,10 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
                                                      document_before(template, session, position), section.title,
                                                      found, opening)
         lead = ""
-        # An inline slot is one paragraph; a section of its own may run to several.
-        stops = prompts.CONTINUATION_STOPS + (("\n\n",) if opening.strip() and not opening.endswith("\n") else ())
+        # An inline slot ("This matters because {draft}") is one paragraph; prose after a paragraph
+        # of its own (a gist, then {draft}) may run to several.
+        inline = bool(opening.strip()) and not opening.endswith("\n")
+        stops = prompts.CONTINUATION_STOPS + (("\n\n",) if inline else ())
     else:
         prompt = prompts.draft_messages(
             template, session.values, section.title, section.guidance or (spec.guidance if spec else ""),
@@ -122,10 +124,10 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         if watch.tripped.is_set() and not (cancel is not None and cancel.is_set()):
             result.stats.stop_reason = "repetition"
         generation_log.record("draft", lm, prompt, result, db=store.db, session_id=session_id, section=section.title)
-        prose = prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead))
+        prose = prompts.clean_section(guards.cut_loop(result.text), section.title, already, keep_lead=bool(lead))
         prose, echoed = guards.drop_echo(prose, scaffold)
         prose, stuttered = guards.drop_stutter(prose)
-        return guards.Attempt(prose, result, watch, echoed + stuttered)
+        return guards.Attempt(guards.finish_sentence(prose), result, watch, echoed + stuttered)
 
     failure: Exception | None = None
     retried = False
