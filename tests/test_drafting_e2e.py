@@ -57,28 +57,45 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def section_of(prompt: object) -> str:
+    """The section a drafting prompt asks for: the last heading of a continuation prompt, or the
+    section a chat prompt names."""
+    if isinstance(prompt, str):
+        return prompt.rsplit("\n## ", 1)[-1].split("\n", 1)[0].strip()
+    found = re.search(r'Write the "([^"]+)" section', "\n".join(m["content"] for m in prompt))
+    return found.group(1) if found else ""
+
+
 def check_model_sections(session_id: int, facts: dict[str, str], calls: list[tuple[object, object]]) -> int:
     """The model's part of the document, apart from the template's wording: each section the model
     drafted was prompted with its facts, and what is stored after the template's wording is the
-    model's own answer (cleaned), not nothing and not template text. Returns how many there were."""
+    model's own answer (cleaned: loops cut, an unfinished last clause ended with a full stop), not
+    nothing and not template text. A section may have had one retry. Returns how many there were."""
     session = drafting.get_session(session_id)
     template = get_template(session.template_id)
     drafted = [s for s in session.sections if s.current is not None and s.current.source == "generated"]
-    assert len(calls) == len(drafted)  # one call per drafted section, in order
-    for section, (messages, result) in zip(drafted, calls):
-        prompt = messages if isinstance(messages, str) else "\n".join(m["content"] for m in messages)
+    by_section: dict[str, list[tuple[object, object]]] = {}
+    for prompt, result in calls:
+        by_section.setdefault(section_of(prompt), []).append((prompt, result))
+    assert sorted(by_section) == sorted(s.title for s in drafted)
+    for section in drafted:
+        attempts = by_section[section.title]
+        assert 1 <= len(attempts) <= 2, (section.title, len(attempts))  # a first draft, and at most one retry
         spec = next((x for x in template.sections if x.id == section.key), None)
         # the section's own facts (what it `uses`) and the document's title must reach its prompt
         told = [name for name in (*(spec.uses if spec else ()), "title") if facts.get(name)]
-        missing = [name for name in told if not fact_in(facts[name], prompt)]
-        assert not missing, f"{section.title}: facts {missing} never reached the model"
+        for prompt, _result in attempts:
+            text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
+            missing = [name for name in told if not fact_in(facts[name], text)]
+            assert not missing, f"{section.title}: facts {missing} never reached the model"
         before = drafting.wording_before_draft(session_id, section.id)
         assert section.text.startswith(before.strip())
         prose = words(section.text[len(before.strip()):])
         assert prose, f"{section.title}: nothing of the model's answer was stored"
-        answer = words(result.text)
-        not_said = [x for x in re.findall(r"[^.!?]+[.!?]*", prose) if x.strip() and words(x) not in answer]
-        assert not not_said, (section.title, not_said, result.text)
+        answers = [words(result.text) for _prompt, result in attempts]
+        pieces = [words(x).rstrip(".") for x in re.findall(r"[^.!?]+[.!?]*", prose) if x.strip()]
+        not_said = [x for x in pieces if not any(x in answer for answer in answers)]
+        assert not not_said, (section.title, not_said, answers)
     return len(drafted)
 
 

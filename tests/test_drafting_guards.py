@@ -252,3 +252,22 @@ def test_a_value_copied_from_a_fields_help_is_a_fact_not_an_echo() -> None:
         if not drafting.needs_model(sid, section.id):
             drafting.draft_section(sid, section.id, None)
     assert [f.message for f in drafting.validate(sid) if f.code == "echo"] == []
+
+
+def test_a_retry_leaves_out_the_earlier_prose_it_copied_and_no_lead_in_dangles(scripted) -> None:
+    fake = scripted("of the way we store data.", "of the way we store data.")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    drafting.edit_section(sid, adr_section(sid, "Context").id,
+                          f"{ADR['context']}\n\nThis matters because of the way we store data.")
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    first, retry = (call["prompt"] for call in fake.calls)
+    assert "of the way we store data" in first and "of the way we store data" not in retry
+    assert result.version.text == ADR["decision"]  # no "We chose this because" left hanging
+
+
+def test_prose_states_no_amount_its_section_was_not_given(scripted) -> None:
+    scripted("pay a monthly maintenance charge of Rs. 28,000/- to the Lessor. keep the premises clean and tidy at all times.")
+    sid = drafting.new_session("in-rent-agreement", values=RENT).id
+    maintenance = next(s for s in drafting.get_session(sid).sections if s.key == "maintenance")
+    text = drafting.draft_section(sid, maintenance.id, object()).version.text
+    assert "28,000" not in text and text.endswith("The Lessee shall also keep the premises clean and tidy at all times.")

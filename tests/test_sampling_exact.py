@@ -11,7 +11,6 @@ reordered draw, and any draw from a wrong distribution, shows up as a different 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 

@@ -113,6 +113,20 @@ def finish_sentence(prose: str) -> str:
     return _DANGLING.sub("", prose.rstrip(",;: ")) + "."
 
 
+_FIGURE = re.compile(r"(?:Rs\.?|INR|₹|\$)\s*\d|\b\d{1,3}(?:,\d{2,3})+\b|\b\d{4,}\b"
+                     r"|\b\d{1,2}(?:st|nd|rd|th)\s+day\s+of\b", re.I)
+
+
+def drop_unasked_figures(text: str) -> tuple[str, int]:
+    """The text without sentences that state an amount, a date or a long number: for prose whose
+    section is given no such fact, any figure is the model's invention (or a fact of another
+    clause, such as the rent turning up as a maintenance charge)."""
+    bad = [s for s in sentences(text) if _FIGURE.search(s)]
+    for sentence in bad:
+        text = text.replace(sentence, "")
+    return _tidy(text), len(bad)
+
+
 def _tidy(text: str) -> str:
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -323,6 +323,9 @@ def _filled_around_slot(template: Template, fixed_text: str, values: dict[str, s
 def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:
     """A mixed section: the fixed wording with fields filled and the model's prose in the {draft} slot."""
     filled = _filled_around_slot(template, fixed_text, values)
+    if not prose.strip():
+        # No prose: the slot's paragraph goes too, so no lead-in ("We chose this because") dangles.
+        filled = "\n\n".join(p for p in re.split(r"\n\s*\n", filled) if DRAFT_MARKER not in p)
     return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose.strip())).strip()
 
 

@@ -144,7 +144,8 @@ def fact_present(kind: str, value: str, text: str) -> tuple[bool, str]:
         return ok, "" if ok else "words " + ", ".join(missing[:8])
     if kind == "person":
         words = _name_words(value)
-        ok = not words or f" {' '.join(words)} " in f" {norm_words(text)} "
+        # Honorifics go from both sides: "Shri R. K. Sharma" in the value is "R. K. Sharma" in the text too.
+        ok = not words or f" {' '.join(words)} " in f" {' '.join(_name_words(text))} "
         return ok, "" if ok else value
     ok = f" {norm_words(value)} " in f" {norm_words(text)} "
     return ok, "" if ok else value

@@ -87,6 +87,10 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         prompt: object = prompts.continuation_prompt(template, document_heading(template, session),
                                                      document_before(template, session, position), section.title,
                                                      found, opening)
+        # A small model that fails here has usually copied an earlier section's prose: the retry
+        # sees this section's heading and opening without the document before it.
+        retry_prompt: object = prompts.continuation_prompt(template, document_heading(template, session), [],
+                                                           section.title, found, opening)
         lead = ""
         # An inline slot ("This matters because {draft}") is one paragraph; prose after a paragraph
         # of its own (a gist, then {draft}) may run to several.
@@ -101,12 +105,16 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         # The reply is primed with the lead-in words; only the continuation is generated and stored.
         lead = prompts.lead_in(fixed_text) if fixed else ""
         stops = prompts.SECTION_STOPS
+        retry_prompt = prompt
     tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
     # Retrieved sections and the facts are the likeliest sources of verbatim spans for drafting.
     references = found + [v for v in session.values.values() if v]
     # Sentences already in the fixed wording or in earlier sections are not said again.
     already = "\n".join([fixed_text] + [p.text for p in prior])
     scaffold = prompts.scaffolding(template)
+    # Prose may state an amount or a date only where the section is given one.
+    figures_given = any(getattr(template.field(name), "type", "") in ("money", "date", "number")
+                        for name in (spec.uses if spec else ()))
 
     def attempt(sampled: bool) -> guards.Attempt:
         config = model_calls.config(max_new_tokens=tokens, stop=stops, **(
@@ -119,15 +127,19 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
             if on_text:
                 on_text(chunk)
 
-        result = model_calls.generate(lm, prompt, config, on_text=feed, cancel=guards.EitherEvent(cancel, watch.tripped),
+        asked = retry_prompt if sampled else prompt
+        result = model_calls.generate(lm, asked, config, on_text=feed, cancel=guards.EitherEvent(cancel, watch.tripped),
                                       reference_texts=references, lead=lead)
         if watch.tripped.is_set() and not (cancel is not None and cancel.is_set()):
             result.stats.stop_reason = "repetition"
-        generation_log.record("draft", lm, prompt, result, db=store.db, session_id=session_id, section=section.title)
+        generation_log.record("draft", lm, asked, result, db=store.db, session_id=session_id, section=section.title)
         prose = prompts.clean_section(guards.cut_loop(result.text), section.title, already, keep_lead=bool(lead))
         prose, echoed = guards.drop_echo(prose, scaffold)
         prose, stuttered = guards.drop_stutter(prose)
-        return guards.Attempt(guards.finish_sentence(prose), result, watch, echoed + stuttered)
+        invented = 0
+        if not figures_given:
+            prose, invented = guards.drop_unasked_figures(prose)
+        return guards.Attempt(guards.finish_sentence(prose), result, watch, echoed + stuttered + invented)
 
     failure: Exception | None = None
     retried = False
