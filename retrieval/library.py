@@ -488,18 +488,10 @@ class Library:
     def _sections_for_chunks(self, ids: np.ndarray, where: str, params: list[Any]) -> tuple[list[int], list[int]]:
         if not len(ids):
             return [], []
-        id_list = [int(i) for i in ids]
-        found: dict[int, tuple[int, int]] = {}
-        for start in range(0, len(id_list), 900):
-            part = id_list[start:start + 900]
-            for cid, sid, ordinal in self.db.execute(
-                    "SELECT c.id, c.section_id, c.ordinal FROM library_chunks c JOIN library_sections s ON s.id = c.section_id "
-                    f"JOIN library_documents d ON d.id = s.document_id WHERE c.id IN ({','.join('?' * len(part))}){where}",
-                    [*part, *params]).fetchall():
-                found[cid] = (sid, ordinal)
+        found = self._chunk_sections(ids, where, params)
         sections: dict[int, None] = {}
         summaries: dict[int, None] = {}
-        for cid in id_list:
+        for cid in (int(i) for i in ids):
             if cid in found:
                 sid, ordinal = found[cid]
                 (summaries if ordinal == SUMMARY_ORDINAL else sections).setdefault(sid, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -112,27 +112,22 @@ class ServerClient:
     # ---- requests ---------------------------------------------------------------------------
 
     def get_json(self, path: str) -> Any:
-        try:
-            response = self.http.get(self.endpoint.url(path))
-        except httpx.HTTPError as exc:
-            raise self.failure(exc, path) from exc
-        self._raise_for_status(response, path)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ServerError(f"the server at {self.endpoint.base_url} sent no JSON for /{path}: "
-                              f"is this an OpenAI-compatible API root?") from exc
+        return self._json(path, lambda: self.http.get(self.endpoint.url(path)),
+                          " is this an OpenAI-compatible API root?")
 
     def post_json(self, path: str, body: dict) -> Any:
+        return self._json(path, lambda: self.http.post(self.endpoint.url(path), json=body))
+
+    def _json(self, path: str, send: Callable[[], httpx.Response], hint: str = "") -> Any:
         try:
-            response = self.http.post(self.endpoint.url(path), json=body)
+            response = send()
         except httpx.HTTPError as exc:
             raise self.failure(exc, path) from exc
         self._raise_for_status(response, path)
         try:
             return response.json()
         except ValueError as exc:
-            raise ServerError(f"the server at {self.endpoint.base_url} sent no JSON for /{path}") from exc
+            raise ServerError(f"the server at {self.endpoint.base_url} sent no JSON for /{path}:{hint}".rstrip(":")) from exc
 
     @contextlib.contextmanager
     def stream(self, path: str, body: dict) -> Iterator[httpx.Response]:
