@@ -19,7 +19,8 @@ RENT_FACTS = {
     "property": "Flat No. 302, Sunrise Apartments, Sector 62, Noida 201309",
     "rent": "Rs. 28,000", "deposit": "56000", "start_date": "2025-03-01", "term_months": "11", "place": "Noida",
 }
-SECTION = "The Lessee shall pay a monthly rent of Rs. 25,000 on or before the fifth day of every month."
+# No figure: prose may state an amount only in a section given one (the drafting guards drop it).
+SECTION = "The Lessee shall pay a monthly maintenance charge to the society on or before the fifth day of every month."
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
