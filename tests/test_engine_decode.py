@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-import torch
 
 from engine import GenerationConfig, encode_prompt, generate, load_model
+from tests.tiny import reference_greedy
 
 MESSAGES = [{"role": "user", "content": "Write the Context section for: use PostgreSQL for events."}]
 
@@ -15,19 +15,6 @@ MESSAGES = [{"role": "user", "content": "Write the Context section for: use Post
 @pytest.fixture(scope="module", params=["llama", "gpt2"])
 def lm(request, tiny_model_dirs):
     return load_model(str(tiny_model_dirs[request.param]))
-
-
-def reference_greedy(lm, ids: list[int], n: int) -> list[int]:
-    """Step by step without a cache: the slowest, plainest definition of greedy decoding."""
-    seq, out = list(ids), []
-    with torch.inference_mode():
-        for _ in range(n):
-            token = int(lm.model(torch.tensor([seq])).logits[0, -1].argmax())
-            if token in lm.eos_token_ids:
-                break
-            seq.append(token)
-            out.append(token)
-    return out
 
 
 def test_greedy_equals_uncached_reference(lm) -> None:

@@ -19,7 +19,7 @@ from engine.sequence import HFSequence, OwnSequence, new_sequence, prefill
 from engine.speculative import SpeculativeConfig, SpeculativeDecoder
 from engine.tree import ancestor_mask
 from engine.verify import keep_accepted
-from tests.tiny import build_tokenizer
+from tests.tiny import build_tokenizer, reference_greedy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FAMILY = ("llama", "qwen2", "mistral")
@@ -57,19 +57,6 @@ def pairs(family_dirs) -> dict[str, tuple[engine.LoadedModel, engine.LoadedModel
 def random_prompt(rng: random.Random, vocab: int) -> list[int]:
     ids = [rng.randrange(3, vocab) for _ in range(rng.randrange(4, 60))]
     return ids + ids[: rng.randrange(0, 20)]
-
-
-def uncached_greedy(lm, ids: list[int], n: int) -> list[int]:
-    """transformers, no cache, one full forward per token: the plainest definition of greedy."""
-    seq, out = list(ids), []
-    with torch.inference_mode():
-        for _ in range(n):
-            token = int(lm.model(torch.tensor([seq])).logits[0, -1].argmax())
-            if token in lm.eos_token_ids:
-                break
-            seq.append(token)
-            out.append(token)
-    return out
 
 
 @pytest.mark.parametrize("arch", FAMILY)
@@ -117,7 +104,7 @@ def test_every_method_on_our_forward_equals_transformers_greedy(pairs, arch: str
     rng = random.Random(f"{arch}-greedy")
     for trial in range(6):
         ids = random_prompt(rng, ours.vocab_size)
-        expected = uncached_greedy(theirs, ids, 32)
+        expected = reference_greedy(theirs, ids, 32)
         for method in ("greedy", "recycling", "auto"):
             got = generate(ours, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
             assert got.token_ids == expected, (arch, trial, method)

@@ -89,3 +89,19 @@ def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0, logit_sca
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(folder)
     return folder
+
+
+def reference_greedy(lm, ids: list[int], n: int) -> list[int]:
+    """Step by step without a cache, one full transformers forward per token: the slowest,
+    plainest definition of greedy decoding, which every decoder is held to."""
+    import torch
+
+    seq, out = list(ids), []
+    with torch.inference_mode():
+        for _ in range(n):
+            token = int(lm.model(torch.tensor([seq])).logits[0, -1].argmax())
+            if token in lm.eos_token_ids:
+                break
+            seq.append(token)
+            out.append(token)
+    return out

@@ -307,28 +307,7 @@ class WordDocument:
             _set_fonts(out._r.get_or_add_rPr(), MONO)
 
     def _hyperlink(self, paragraph: Paragraph, run: Run) -> None:
-        rel = paragraph.part.relate_to(run.link, RT.HYPERLINK, is_external=True)
-        link = OxmlElement("w:hyperlink")
-        link.set(qn("r:id"), rel)
-        node = OxmlElement("w:r")
-        rpr = OxmlElement("w:rPr")
-        color = OxmlElement("w:color")
-        color.set(qn("w:val"), "1F3A93")
-        underline = OxmlElement("w:u")
-        underline.set(qn("w:val"), "single")
-        rpr.append(color)
-        rpr.append(underline)
-        if run.bold:
-            rpr.append(OxmlElement("w:b"))
-        if run.italic:
-            rpr.append(OxmlElement("w:i"))
-        node.append(rpr)
-        text = OxmlElement("w:t")
-        text.text = run.text
-        text.set(qn("xml:space"), "preserve")
-        node.append(text)
-        link.append(node)
-        paragraph._p.append(link)
+        append_hyperlink(paragraph, run.link, run.text, color="1F3A93", bold=run.bold, italic=run.italic)
 
     def title(self, text: str) -> None:
         self.doc.add_paragraph(text, style="Title")
@@ -536,17 +515,31 @@ def add_link_paragraph(document: object, anchor: Paragraph | None, prefix: str, 
         anchor._p.addnext(paragraph._p)
     paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT
     paragraph.add_run(prefix)
+    append_hyperlink(paragraph, target, label)
+
+
+def append_hyperlink(paragraph: Paragraph, target: str, label: str, *, color: str = "", bold: bool = False,
+                     italic: bool = False) -> None:
+    """An underlined external link run at the end of `paragraph` (python-docx has no API for one)."""
     rel = paragraph.part.relate_to(target, RT.HYPERLINK, is_external=True)
     link = OxmlElement("w:hyperlink")
     link.set(qn("r:id"), rel)
     node = OxmlElement("w:r")
     rpr = OxmlElement("w:rPr")
+    if color:
+        shade = OxmlElement("w:color")
+        shade.set(qn("w:val"), color)
+        rpr.append(shade)
     underline = OxmlElement("w:u")
     underline.set(qn("w:val"), "single")
     rpr.append(underline)
+    for flag, tag in ((bold, "w:b"), (italic, "w:i")):
+        if flag:
+            rpr.append(OxmlElement(tag))
     node.append(rpr)
     text = OxmlElement("w:t")
     text.text = label
+    text.set(qn("xml:space"), "preserve")
     node.append(text)
     link.append(node)
     paragraph._p.append(link)
