@@ -36,7 +36,7 @@ def peaked_lm(request, tmp_path_factory: pytest.TempPathFactory) -> engine.Loade
 
 
 def prompts(lm: engine.LoadedModel, count: int) -> list[list[int]]:
-    rng = random.Random(lm.identity)
+    rng = random.Random(lm.model.config.model_type)  # not the identity: it holds the temp path
     out = []
     for _ in range(count):
         ids = [rng.randrange(3, lm.vocab_size) for _ in range(rng.randrange(6, 30))]
@@ -56,15 +56,19 @@ def test_seeded_speculative_sampling_equals_seeded_plain_sampling(peaked_lm) -> 
         for temperature, top_p in SETTINGS:
             seed = 1000 + trial
             plain = sample(peaked_lm, ids, "greedy", seed, temperature, top_p)
-            # the plain output as a reference text lets `auto` draft long, often-right chains
+            # the plain output as a reference text lets `auto` draft long, often-right chains, and a
+            # table taught the model's top-k along it lets `recycling` draft at most steps; a tiny
+            # random model's own table fills too slowly to draft often (a test that could pass idle)
             references = (peaked_lm.tokenizer.decode(plain.token_ids),)
+            taught = engine.warmed_state(peaked_lm, [ids + plain.token_ids])
             for method in ("recycling", "auto"):
-                got = sample(peaked_lm, ids, method, seed, temperature, top_p, references)
+                with engine.fresh_state(peaked_lm, taught.copy()):
+                    got = sample(peaked_lm, ids, method, seed, temperature, top_p, references)
                 assert got.token_ids == plain.token_ids, (trial, temperature, top_p, method)
                 assert got.text == plain.text
                 multi[method] += sum(n for gained, n in got.stats.accepted_histogram.items() if gained > 1)
     # without accepted drafts the comparison would only re-test plain decoding
-    assert multi["recycling"] > 0 and multi["auto"] > 0, multi
+    assert multi["recycling"] >= 5 and multi["auto"] > 20, multi
 
 
 def test_a_different_seed_gives_a_different_sample(peaked_lm) -> None:

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.real_model
 
 def test_auto_equals_plain_greedy_on_shipped_prompts(real_lm) -> None:
     assert str(real_lm.dtype) == "torch.float32"
-    prompts = load_prompts(DEFAULT_PROMPTS)
+    # every other shipped prompt: the whole set is `draftpad bench`'s job (it checks identity too),
+    # and five real-model decodes of each method keep the suite's time for other tests
+    prompts = load_prompts(DEFAULT_PROMPTS)[::2]
     gained = 0.0
     for prompt in prompts:
         ids = encode_prompt(real_lm, prompt.prompt)

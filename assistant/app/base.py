@@ -23,11 +23,13 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 
 def attached_only(method: Method) -> Method:
     """For UI updates a worker thread sends back: if the person has left the screen meanwhile,
-    the update is dropped instead of failing on widgets that are gone."""
+    the update is dropped instead of failing on widgets that are gone. A screen leaves the stack
+    before its widgets are removed, and stays attached while they go, so both are checked."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not self.is_attached:
+        screen = self.screen if self.is_attached else None
+        if screen is None or screen not in self.app.screen_stack:
             return None
         return method(self, *args, **kwargs)
 
