@@ -100,7 +100,7 @@ def check_model_sections(session_id: int, facts: dict[str, str], calls: list[tup
 
 
 def run_session(template_id: str, facts: dict[str, str], lm: object, out: Path,
-                monkeypatch: pytest.MonkeyPatch) -> tuple[str, list]:
+                monkeypatch: pytest.MonkeyPatch, model_sections: int) -> tuple[str, list]:
     from assistant.drafting import model_calls
 
     calls: list[tuple[object, object]] = []  # the drafting calls (a plan passes no reference texts)
@@ -116,7 +116,7 @@ def run_session(template_id: str, facts: dict[str, str], lm: object, out: Path,
     session = drafting.new_session(template_id, values=facts)
     planned = drafting.plan(session.id, lm, max_new_tokens=48)
     drafting.draft_all(session.id, lm, max_new_tokens=TOKENS)
-    assert check_model_sections(session.id, facts, calls) >= 2
+    assert check_model_sections(session.id, facts, calls) >= model_sections
     findings = drafting.validate(session.id)
     md = drafting.export(session.id, "md", out / f"{template_id}.md")
     word = drafting.export(session.id, "docx", out / f"{template_id}.docx")
@@ -133,7 +133,7 @@ def run_session(template_id: str, facts: dict[str, str], lm: object, out: Path,
     md_headings = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
     document = docx.Document(str(word))
     assert [p.text for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))] == md_headings
-    assert md_headings[1:] == [s.title for s in final.sections]
+    assert md_headings[1:] == [s.title for s in final.sections if s.text.strip()]  # empty optional ones left out
 
     absent = {name for name, value in facts.items() if not fact_in(value, text)}
     reported = {f.field for f in findings if f.code == "missing_fact"}
@@ -147,13 +147,14 @@ def run_session(template_id: str, facts: dict[str, str], lm: object, out: Path,
 
 
 def test_adr_end_to_end(real_lm, no_network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    text, _ = run_session("adr-nygard", ADR_FACTS, real_lm, tmp_path, monkeypatch)
+    text, _ = run_session("adr-nygard", ADR_FACTS, real_lm, tmp_path, monkeypatch, model_sections=2)
     assert no_network == []  # the whole session ran with connections blocked, and tried none
     assert text.startswith("# Use PostgreSQL for the event store\n\nDate: ")
 
 
 def test_rent_agreement_end_to_end(real_lm, no_network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    text, _ = run_session("in-rent-agreement", RENT_FACTS, real_lm, tmp_path, monkeypatch)
+    # one drafted section (maintenance): its other terms are the parties' own, never the model's
+    text, _ = run_session("in-rent-agreement", RENT_FACTS, real_lm, tmp_path, monkeypatch, model_sections=1)
     assert no_network == []
     assert "a monthly rent of Rs. 28,000/-" in text and "security deposit of Rs. 56,000/-" in text
 

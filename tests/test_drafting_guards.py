@@ -266,8 +266,22 @@ def test_a_retry_leaves_out_the_earlier_prose_it_copied_and_no_lead_in_dangles(s
 
 
 def test_prose_states_no_amount_its_section_was_not_given(scripted) -> None:
-    scripted("pay a monthly maintenance charge of Rs. 28,000/- to the Lessor. keep the premises clean and tidy at all times.")
+    scripted("clean and pay a monthly maintenance charge of Rs. 28,000/- to the Lessor. "
+             "in good condition and follow the rules of the housing society.")
     sid = drafting.new_session("in-rent-agreement", values=RENT).id
     maintenance = next(s for s in drafting.get_session(sid).sections if s.key == "maintenance")
     text = drafting.draft_section(sid, maintenance.id, object()).version.text
-    assert "28,000" not in text and text.endswith("The Lessee shall also keep the premises clean and tidy at all times.")
+    assert "28,000" not in text and text.endswith(
+        "The Lessee shall also keep the said Premises in good condition and follow the rules of the housing society.")
+
+
+def test_a_clause_binding_one_party_ends_where_it_starts_binding_the_other() -> None:
+    lead = "The Lessee shall also keep the said Premises"
+    assert guards.cut_party_switch(
+        "in a state of repair, and the Lessor shall be responsible for the maintenance of the said Premises.",
+        lead) == "in a state of repair."
+    assert guards.cut_party_switch("clean. The Lessee shall not keep pets.", lead) == "clean. The Lessee shall not keep pets."
+    assert guards.cut_party_switch("the Lessor shall repaint it every year.", lead) == ""
+    # a lead-in that binds nobody leaves the prose alone
+    assert guards.cut_party_switch("and the Lessor shall repaint it.", "The parties further agree that") == (
+        "and the Lessor shall repaint it.")

@@ -83,7 +83,7 @@ def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Pat
     drafting.draft_all(sid, lm, max_new_tokens=6, use_library=False)
     entries = list(reversed(open_log().recent()))
     drafted = [s for s in drafting.get_session(sid).sections if s.current.source == "generated"]
-    assert len(drafted) >= 2 and len(answers) == 1 + len(drafted)  # one plan, one call per model section
+    assert len(drafted) >= 1 and len(answers) == 1 + len(drafted)  # one plan, one call per model section
     assert [e.kind for e in entries] == ["plan"] + ["draft"] * len(drafted)
     assert all(e.session_id == sid and e.model == lm.identity for e in entries)
     assert [e.section for e in entries[1:]] == [s.title for s in drafted]

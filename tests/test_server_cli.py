@@ -101,6 +101,7 @@ def test_doctor_shows_backend_model_and_reachability(server: FakeServer, capsys:
 @pytest.mark.parametrize("argv, expected", [
     (["--server", "http://10.1.2.3:8080/v1"], "is not on this machine"),
     (["--server", "http://127.0.0.1:{port}/v1", "--server-model", "gpt-9"], "has no model 'gpt-9'"),
+    (["--server", "http://127.0.0.1:{port}/v1", "--model", "/models/qwen"], "name its model with --server-model"),
 ])
 def test_failures_are_one_line(server: FakeServer, capsys: pytest.CaptureFixture[str], argv: list[str],
                                expected: str) -> None:
@@ -140,7 +141,7 @@ def test_rent_agreement_end_to_end(server: FakeServer, capsys: pytest.CaptureFix
     code, _, err = run(capsys, "draft", sid, "--all", "--server", server.url)
     assert code == 0, err
     drafted = [r for r in server.requests[planned:] if r["path"] == "/v1/chat/completions"]
-    assert len(drafted) >= 2, "the sections were not drafted through the server"
+    assert len(drafted) >= 1, "the section was not drafted through the server"
     code, out, err = run(capsys, "validate", sid)
     assert "Traceback" not in out + err
     target = tmp_path / "lease.md"

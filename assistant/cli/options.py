@@ -37,7 +37,13 @@ def server_settings_for(args: argparse.Namespace) -> object | None:
 def load_lm(args: argparse.Namespace) -> object:
     settings = server_settings_for(args)
     if settings is not None:
-        from engine import connect_configured
+        from engine import UserError, connect_configured
+
+        local = getattr(args, "model", "default")
+        if local not in ("default", "", None):  # silently running another model than asked is worse
+            raise UserError(f"--model {local} names a local model, but the server {settings.url} (from the "
+                            f"{settings.source}) is in use: name its model with --server-model, or pass "
+                            "--server local to run the local one")
 
         return connect_configured(settings)
     from engine import load_model

@@ -75,14 +75,17 @@ def render(template: Template, session: Session, number: int | None = None,
         preamble.append(link)
     specs = {s.id: s for s in template.sections}
     parts = []
-    for i, section in enumerate(session.sections, start=1):
+    for section in session.sections:
         if section.key in in_front:
             continue
-        heading = f"{i}. {section.title}" if template.numbering == "sections" else section.title
         text = section.text.strip()
         spec = specs.get(section.key)
         if link and not front and section.key == "status":
             text = f"{text}\n\n{link}".strip()
+        if not text and not (spec and spec.required):
+            continue  # an optional section left empty is not printed as a bare heading
+        number = len(parts) + 1
+        heading = f"{number}. {section.title}" if template.numbering == "sections" else section.title
         parts.append(Part(heading, text, bool(spec and spec.schedule), bool(spec and spec.signatures),
                           bool(spec and spec.numbered), not spec or spec.show_title))
     return Rendered(title, preamble, parts, front, template.layout)

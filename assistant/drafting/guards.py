@@ -98,6 +98,25 @@ def cut_loop(text: str, n: int = LOOP_WORDS) -> str:
     return text
 
 
+PARTIES = ("Lessor", "Lessee", "Vendor", "Purchaser", "Principal", "Attorney", "Deponent", "Licensor", "Licensee")
+_BOUND = re.compile(r"\bthe (" + "|".join(PARTIES) + r") shall\b", re.I)
+
+
+def cut_party_switch(prose: str, lead: str) -> str:
+    """Prose continuing a lead-in that binds one party ("The Lessee shall also keep ...") ends
+    where it starts binding another ("..., and the Lessor shall be responsible for ..."): a
+    continuation is asked for that party's duty, and an obligation the parties never agreed,
+    put on the other side, is the worst thing a drafted clause can hold."""
+    bound = _BOUND.findall(lead)
+    if not bound:
+        return prose
+    party = bound[-1].casefold()
+    for match in _BOUND.finditer(prose):
+        if match.group(1).casefold() != party:
+            return finish_sentence(re.sub(r"[\s,;]*(?:and|while|whereas|but)?\s*$", "", prose[:match.start()], flags=re.I))
+    return prose
+
+
 _DANGLING = re.compile(r"(?:\s+(?:the|a|an|of|to|and|or|in|on|at|with|for|by|that|which|is|are))+$", re.I)
 
 

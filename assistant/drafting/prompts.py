@@ -156,7 +156,8 @@ def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: i
     documents of the same kind in the library, or an optional section of the template (`supported`).
     An extra takes the supported heading's own wording.
 
-    Extras go after the last non-fixed section, so closing fixed parts (schedule, signatures,
+    Extras go after the last section that is drafted or optional (where a template keeps its
+    "Additional Terms"), so closing fixed parts (registration, schedule, signatures,
     verification) stay at the end. Returns (outline, extras).
     """
     extras: list[str] = []
@@ -169,7 +170,7 @@ def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: i
             extras.append(heading)
     extras = extras[:max_extra]
     outline: list[SectionSpec | str] = list(specs)
-    last_prose = max((i for i, s in enumerate(specs) if s.mode != "fixed"), default=len(specs) - 1)
+    last_prose = max((i for i, s in enumerate(specs) if s.mode != "fixed" or not s.required), default=len(specs) - 1)
     outline[last_prose + 1:last_prose + 1] = extras
     return outline, extras
 
@@ -324,8 +325,17 @@ def join_mixed(template: Template, fixed_text: str, values: dict[str, str], pros
     """A mixed section: the fixed wording with fields filled and the model's prose in the {draft} slot."""
     filled = _filled_around_slot(template, fixed_text, values)
     if not prose.strip():
-        # No prose: the slot's paragraph goes too, so no lead-in ("We chose this because") dangles.
-        filled = "\n\n".join(p for p in re.split(r"\n\s*\n", filled) if DRAFT_MARKER not in p)
+        # No prose: the unfinished sentence leading into the slot ("We chose this because") goes
+        # with it, and so does its paragraph if nothing else is left; whole sentences before it stay.
+        kept = []
+        for paragraph in re.split(r"\n\s*\n", filled):
+            if DRAFT_MARKER in paragraph:
+                before = paragraph.split(DRAFT_MARKER, 1)[0]
+                ends = [m.end() for m in re.finditer(r"[.!?;:](?=\s|$)", before)]
+                paragraph = before[:ends[-1]].rstrip() if ends else ""
+            if paragraph.strip():
+                kept.append(paragraph)
+        filled = "\n\n".join(kept)
     return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose.strip())).strip()
 
 

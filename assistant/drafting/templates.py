@@ -176,6 +176,9 @@ def list_items(value: str) -> list[str]:
     return [i.strip().lstrip("-*• ").strip() for i in re.split(r"[;\n]", value) if i.strip().lstrip("-*• ").strip()]
 
 
+PARAGRAPH_END = re.compile(r"[ \t]*(?:\n[ \t]*\n|\s*$)")
+
+
 def render_text(template: "Template", text: str, values: dict[str, str]) -> str:
     """Fill a template text: money is written the Indian way, empty optional fields vanish,
     empty required ones stay `{name}` so validate reports them. `{name:format}` writes the value in
@@ -210,6 +213,10 @@ def render_text(template: "Template", text: str, values: dict[str, str]) -> str:
                 alone = not text[line_start:match.start()].strip() and not text[match.end():None if line_end < 0 else line_end].strip()
                 # A list on a line of its own becomes bullets; inside a sentence, a comma list.
                 return "\n".join(f"- {i}" for i in items) if alone else ", ".join(items)
+            if types[name] == "long_text" and PARAGRAPH_END.match(text, match.end()) and shown[name][-1:].isalnum():
+                # a gist ending its paragraph is a sentence: unfinished, the model would finish it
+                # in the next paragraph ("…for each helper" + "component.")
+                return shown[name] + "."
             return shown[name]
         if name in keep:
             return "{" + name + "}"  # without its format, as validate looks for it

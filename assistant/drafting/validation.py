@@ -182,6 +182,8 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
             continue
         where = f"section {section.position} '{section.title}'"
         if not section.text.strip():
+            if not spec.required and section.current:
+                continue  # left empty on purpose (no other terms, say): export leaves it out
             severity = "error" if spec.required else "warning"
             code = "empty_section" if section.current else "not_drafted"
             findings.append(Finding(code, f"{where} is {'empty' if section.current else 'not drafted yet'}",

@@ -1,0 +1,109 @@
+"""A lean forward for the BERT encoder under all-MiniLM-L6-v2: the same arithmetic as
+transformers' BertModel, without its per-module Python.
+
+A search embeds one short query: about 12 tokens, some 250 MFLOP, 2-3 ms of matmuls on this CPU,
+yet HF's forward took ~22 ms, nearly all of it module calls, wrappers and mask building. Here a
+layer is four matmuls (query, key and value fused into one), one attention call, two layer norms.
+Bulk imports (32 chunks of ~120 tokens) are matmul-bound either way and get the same vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Layer:
+    qkv_w: torch.Tensor  # [3d, d]: query, key and value stacked, one matmul
+    qkv_b: torch.Tensor
+    out_w: torch.Tensor
+    out_b: torch.Tensor
+    ln1: tuple[torch.Tensor, torch.Tensor]
+    up_w: torch.Tensor
+    up_b: torch.Tensor
+    down_w: torch.Tensor
+    down_b: torch.Tensor
+    ln2: tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Weights:
+    word: torch.Tensor
+    position: torch.Tensor
+    token_type: torch.Tensor  # only type 0 is used: sentence-transformers embeds one segment
+    ln: tuple[torch.Tensor, torch.Tensor]
+    eps: float
+    heads: int
+    layers: tuple[Layer, ...]
+
+
+def unsupported_reason(model) -> str | None:
+    config = model.config
+    if type(model).__name__ != "BertModel":
+        return f"{type(model).__name__} is not a BertModel"
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return "relative position embeddings"
+    if config.hidden_act != "gelu":
+        return f"activation {config.hidden_act}"
+    return None
+
+
+def extract(model) -> Weights | None:
+    """The encoder's weights (shared, not copied, except the fused qkv), or None for a model this
+    forward does not cover; the caller then keeps the transformers forward."""
+    if unsupported_reason(model) is not None:
+        return None
+    emb, config = model.embeddings, model.config
+
+    def norm(module) -> tuple[torch.Tensor, torch.Tensor]:
+        return module.weight.detach(), module.bias.detach()
+
+    layers = []
+    for layer in model.encoder.layer:
+        att = layer.attention.self
+        layers.append(Layer(
+            torch.cat([att.query.weight, att.key.weight, att.value.weight]).detach(),
+            torch.cat([att.query.bias, att.key.bias, att.value.bias]).detach(),
+            layer.attention.output.dense.weight.detach(), layer.attention.output.dense.bias.detach(),
+            norm(layer.attention.output.LayerNorm),
+            layer.intermediate.dense.weight.detach(), layer.intermediate.dense.bias.detach(),
+            layer.output.dense.weight.detach(), layer.output.dense.bias.detach(),
+            norm(layer.output.LayerNorm)))
+    return Weights(emb.word_embeddings.weight.detach(), emb.position_embeddings.weight.detach(),
+                   emb.token_type_embeddings.weight.detach(), norm(emb.LayerNorm), float(config.layer_norm_eps),
+                   int(config.num_attention_heads), tuple(layers))
+
+
+def layer_norm(x: torch.Tensor, ln: tuple[torch.Tensor, torch.Tensor], eps: float) -> torch.Tensor:
+    return F.layer_norm(x, x.shape[-1:], ln[0], ln[1], eps)
+
+
+def attention(x: torch.Tensor, layer: Layer, keep: torch.Tensor | None, heads: int) -> torch.Tensor:
+    b, t, d = x.shape
+    q, k, v = F.linear(x, layer.qkv_w, layer.qkv_b).view(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    return F.linear(out.transpose(1, 2).reshape(b, t, d), layer.out_w, layer.out_b)
+
+
+def encode(w: Weights, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Last hidden states [batch, tokens, dim]."""
+    t = input_ids.shape[1]
+    x = w.word[input_ids] + w.position[:t] + w.token_type[0]
+    x = layer_norm(x, w.ln, w.eps)
+    # padding keys are masked; without padding no mask lets attention take its fastest kernel
+    keep = None if bool(attention_mask.all()) else attention_mask.bool()[:, None, None, :]
+    for layer in w.layers:
+        x = layer_norm(x + attention(x, layer, keep, w.heads), layer.ln1, w.eps)
+        hidden = F.gelu(F.linear(x, layer.up_w, layer.up_b))
+        x = layer_norm(x + F.linear(hidden, layer.down_w, layer.down_b), layer.ln2, w.eps)
+    return x
+
+
+def mean_pooled(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """sentence-transformers' mean pooling over real tokens, then unit length."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return F.normalize(pooled, dim=-1)
