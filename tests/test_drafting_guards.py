@@ -285,3 +285,13 @@ def test_a_clause_binding_one_party_ends_where_it_starts_binding_the_other() -> 
     # a lead-in that binds nobody leaves the prose alone
     assert guards.cut_party_switch("and the Lessor shall repaint it.", "The parties further agree that") == (
         "and the Lessor shall repaint it.")
+
+
+def test_a_list_says_each_item_once_and_a_bare_currency_is_a_figure() -> None:
+    assert guards.drop_repeated_items(
+        "wherein the device is a housing, a display means, a storage means, a storage means, a storage means.\n\n"
+        "It is light, small, and light.") == (
+        "wherein the device is a housing, a display means, a storage means.\n\nIt is light, small, and light.")
+    # an amount cut off after its currency is still an amount the section was not given
+    assert guards.drop_unasked_figures("It hands over the deeds. It shall be sold at the price of Rs.") == (
+        "It hands over the deeds.", 1)

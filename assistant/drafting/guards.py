@@ -83,6 +83,28 @@ def drop_stutter(text: str) -> tuple[str, int]:
 _WORD_SPAN = re.compile(r"\w+(?:['’]\w+)*")
 
 
+def drop_repeated_items(text: str) -> str:
+    """A list inside a sentence says each item once: "a housing, a display means, a storage
+    means, a storage means, a storage means." keeps the first "a storage means"."""
+    pieces = re.split(r"((?<=[.!?;:])\s+)", text)  # sentences and the whitespace between them
+    for index in range(0, len(pieces), 2):
+        items = pieces[index].split(", ")
+        if len(items) < 3:
+            continue
+        end = items[-1][-1:] if items[-1][-1:] in ".!?;:" else ""
+        seen: set[str] = set()
+        kept = []
+        for item in items:
+            key = " ".join(words(item))
+            if len(key.split()) >= 2 and key in seen:
+                continue
+            seen.add(key)
+            kept.append(item)
+        joined = ", ".join(kept)
+        pieces[index] = joined if not end or joined.endswith(end) else joined.rstrip(".!?;:") + end
+    return "".join(pieces)
+
+
 def cut_loop(text: str, n: int = LOOP_WORDS) -> str:
     """The text up to where it starts saying a run of n words a second time: a mirrored clause
     ("the Lessee shall pay the charges of the said Premises, and the Lessor shall pay the charges
@@ -132,7 +154,7 @@ def finish_sentence(prose: str) -> str:
     return _DANGLING.sub("", prose.rstrip(",;: ")) + "."
 
 
-_FIGURE = re.compile(r"(?:Rs\.?|INR|₹|\$)\s*\d|\b\d{1,3}(?:,\d{2,3})+\b|\b\d{4,}\b"
+_FIGURE = re.compile(r"(?:Rs\.?|INR|₹|\$)\s*(?:\d|$|(?=[A-Z]))|\b\d{1,3}(?:,\d{2,3})+\b|\b\d{4,}\b"
                      r"|\b\d{1,2}(?:st|nd|rd|th)\s+day\s+of\b", re.I)
 
 

@@ -134,7 +134,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
             result.stats.stop_reason = "repetition"
         generation_log.record("draft", lm, asked, result, db=store.db, session_id=session_id, section=section.title)
         prose = prompts.clean_section(guards.cut_loop(result.text), section.title, already, keep_lead=bool(lead))
-        prose = guards.cut_party_switch(prose, lead or "")
+        prose = guards.drop_repeated_items(guards.cut_party_switch(prose, lead or ""))
         prose, echoed = guards.drop_echo(prose, scaffold)
         prose, stuttered = guards.drop_stutter(prose)
         invented = 0
