@@ -391,7 +391,8 @@ def parse_pdf(data: bytes, path: Path) -> ParsedDocument:
     sections: list[ParsedSection] = []
     heading, start_page, buf, last_page = "", 1, [], 1
     for page, text in lines:
-        if (text != title and text != first) and (_is_text_heading(text) or _NUMBERED_HEADING.match(text)):
+        if (text != title and text != first) and (_is_text_heading(text) or _NUMBERED_HEADING.match(text)
+                                                  or _known_heading(text)):
             if "\n".join(buf).strip():
                 sections.append(ParsedSection(heading, 1 if heading else 0, "\n".join(buf).strip(), start_page, last_page))
             heading, start_page, buf = text, page, []
@@ -442,6 +443,16 @@ _LEGAL_WORDS = re.compile(
     r"governing law|terms of service|privacy|party|parties|liability|warrant\w*)\b", re.I)
 _ADR_HEADINGS = {"status", "context", "decision", "consequences", "considered options", "decision outcome",
                  "context and problem statement", "decision drivers"}
+
+
+_PATENT_HEADINGS = {"abstract", "claims", "field of the invention", "background of the invention",
+                    "summary of the invention", "brief description of the drawings", "detailed description"}
+
+
+def _known_heading(line: str) -> bool:
+    """A line that is only a heading ADRs or patents use ("Context", "Decision Outcome", "Claims"):
+    a PDF's text keeps no font sizes, and these are Title Case, not the capitals legal headings use."""
+    return line.strip().rstrip(":").casefold() in _ADR_HEADINGS | _PATENT_HEADINGS
 
 
 def guess_kind(path: Path, doc: ParsedDocument) -> str:

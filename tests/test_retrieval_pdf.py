@@ -73,6 +73,21 @@ def test_text_pdf_sections_pages_and_metadata():
     assert not any("Confidential - Sharma/Rao" in s.text for s in doc.sections)
 
 
+def test_an_adr_printed_to_pdf_keeps_its_title_case_headings_and_kind():
+    pdf = fpdf.FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.cell(text="Use SQLite for the desktop client", new_x="LMARGIN", new_y="NEXT")
+    for head, body in (("Status", "Accepted"), ("Context", "Notes are JSON files; search is slow. " * 3),
+                       ("Decision", "Store all notes in one SQLite database per user. " * 3),
+                       ("Consequences", "Search gets fast; a migration tool is needed. " * 3)):
+        pdf.cell(text=head, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, body)
+    doc = parse_bytes(Path("exports/record.pdf"), bytes(pdf.output()))
+    assert [s.heading for s in doc.sections] == ["Status", "Context", "Decision", "Consequences"]
+    assert doc.kind == "adr" and doc.sections[2].text.startswith("Store all notes")
+
+
 def test_pdf_without_title_metadata_takes_its_first_line():
     doc = parse_bytes(Path("x/scan-0001.pdf"), lease_pdf(title_metadata=False))
     assert doc.title == "LEAVE AND LICENCE AGREEMENT"
