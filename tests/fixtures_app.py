@@ -54,7 +54,9 @@ class Gate:
 
         def call_from_thread(callback: Callable, *args: object, **kwargs: object) -> object:
             # always a worker thread: Textual refuses call_from_thread on the app's own thread
-            if not self.opened.is_set() and self.when():
+            # one hold: once reached, `when` is not asked again (it may read widgets of a screen
+            # the test has since left, from another worker's hand-over)
+            if not self.reached.is_set() and self.when():
                 self.reached.set()
                 self.opened.wait(timeout=120)
             return original(callback, *args, **kwargs)
