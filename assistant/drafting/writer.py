@@ -175,6 +175,13 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     return DraftResult(position, section.title, version, cancelled, True, len(found), section.id)
 
 
+def left_to_the_person(spec: object) -> bool:
+    """An optional section the model would write from no fact at all (MADR's Confirmation, Pros
+    and Cons, More Information): drafting them all fills them with filler ("Markdown with Markdown
+    with YAML."), so `draft --all` leaves them; each can still be drafted on its own."""
+    return spec is not None and not spec.required and spec.mode == "generate" and not spec.uses
+
+
 def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned: bool = True,
               on_section: Callable[[int, OutlineSection], None] | None = None,
               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
@@ -183,10 +190,14 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
     results: list[DraftResult] = []
     library = examples.open_library() if use_library else None
     try:
-        for section in store.get(session_id).sections:
+        session = store.get(session_id)
+        template = get_template(session.template_id)
+        for section in session.sections:
             if cancel is not None and cancel.is_set():
                 break
             if only_planned and section.current is not None:
+                continue
+            if left_to_the_person(section_spec(template, section.key)):
                 continue
             if on_section:
                 on_section(section.position, section)
