@@ -122,6 +122,7 @@ def cut_loop(text: str, n: int = LOOP_WORDS) -> str:
 
 PARTIES = ("Lessor", "Lessee", "Vendor", "Purchaser", "Principal", "Attorney", "Deponent", "Licensor", "Licensee")
 _BOUND = re.compile(r"\bthe (" + "|".join(PARTIES) + r") shall\b", re.I)
+_JOINER = re.compile(r"[\s,;]*(?:and|while|whereas|but)?\s*$", re.I)  # what joined the other party's clause
 
 
 def cut_party_switch(prose: str, lead: str) -> str:
@@ -133,10 +134,10 @@ def cut_party_switch(prose: str, lead: str) -> str:
     if not bound:
         return prose
     party = bound[-1].casefold()
-    for match in _BOUND.finditer(prose):
-        if match.group(1).casefold() != party:
-            return finish_sentence(re.sub(r"[\s,;]*(?:and|while|whereas|but)?\s*$", "", prose[:match.start()], flags=re.I))
-    return prose
+    other = next((m for m in _BOUND.finditer(prose) if m.group(1).casefold() != party), None)
+    if other is None:
+        return prose
+    return finish_sentence(_JOINER.sub("", prose[:other.start()]))
 
 
 _DANGLING = re.compile(r"(?:\s+(?:the|a|an|of|to|and|or|in|on|at|with|for|by|that|which|is|are))+$", re.I)

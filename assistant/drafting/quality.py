@@ -424,10 +424,12 @@ def off_topic_sections(titles: Sequence[str], allowed: Sequence[str], supported:
     """The distinct titles that mean none of `allowed` (a template's sections, optional ones too) and
     that `supported` (e.g. headings of same-kind documents in the library) does not vouch for."""
     out: list[str] = []
+    seen: set[str] = set()
     for title in titles:
         key = normalise_heading(title)
-        if not key or key in {normalise_heading(t) for t in out}:
+        if not key or key in seen:
             continue
+        seen.add(key)
         if best_match(title, allowed, embed) is not None or (supported is not None and supported(title)):
             continue
         out.append(title)

@@ -9,7 +9,7 @@ from typing import Callable
 
 from assistant.drafting import examples, generation_log, guards, model_calls, prompts
 from assistant.drafting.sessions import OutlineSection, SectionVersion, Session, SessionStore
-from assistant.drafting.templates import Template, get_template, render_text, section_spec
+from assistant.drafting.templates import SectionSpec, Template, get_template, render_text, section_spec
 from engine import ServerError
 
 DEFAULT_SECTION_TOKENS = 200
@@ -175,7 +175,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     return DraftResult(position, section.title, version, cancelled, True, len(found), section.id)
 
 
-def left_to_the_person(spec: object) -> bool:
+def left_to_the_person(spec: SectionSpec | None) -> bool:
     """An optional section the model would write from no fact at all (MADR's Confirmation, Pros
     and Cons, More Information): drafting them all fills them with filler ("Markdown with Markdown
     with YAML."), so `draft --all` leaves them; each can still be drafted on its own."""
