@@ -21,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -31,6 +32,7 @@ from engine.errors import UserError
 from retrieval import store
 from retrieval.chunking import CHUNKING_VERSION, SUMMARY_ORDINAL, Chunk, chunk_section, summary_chunk
 from retrieval.embedding import DIM, Embedder
+from retrieval.id_maps import IdMaps, allowed_documents, documents_of, newest_chunk, read_id_maps
 from retrieval.parsing import FORMS, KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes
 from retrieval.ranking import (MAX_QUERY_TERMS, fts_any, heading_similarity, query_terms, reciprocal_rank_fusion,
                                snippet)
@@ -238,7 +240,8 @@ class Library:
         self._lock = threading.RLock()
         self._saved_fp = None
         self._sections_estimate: int | None = None
-        self._summaries: tuple[int, np.ndarray, np.ndarray] | None = None  # (max chunk id, doc ids, vectors)
+        self._maps: IdMaps | None = None
+        self._embedding_thread: ThreadPoolExecutor | None = None
 
     # --- vector index upkeep -----------------------------------------------------------------
 
@@ -280,7 +283,7 @@ class Library:
         """After a write: bring the index in line with the database and save it, under the
         database's write lock so two processes importing at once take turns at the file."""
         self._sections_estimate = None
-        self._summaries = None
+        self._maps = None
         self.db.execute("BEGIN IMMEDIATE")
         try:
             on_disk = self._disk_fingerprint()
@@ -433,29 +436,6 @@ class Library:
             params += [source, prefix, escaped.rstrip("/") + "/%"]
         return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
-    def _fts_ranking(self, text: str, where: str, params: list[Any], limit: int,
-                     columns: str = "") -> list[int]:
-        """Sections ranked by BM25; `columns` ("{title text}") limits which columns are matched."""
-        terms = query_terms(text)[:MAX_QUERY_TERMS]
-        if self._section_count() >= PRUNE_TERMS_FROM:
-            terms = self._selective_terms(terms)
-        match = fts_any(terms)
-        if not match:
-            return []
-        if columns:
-            match = f"{columns} : ({match})"
-        if not where:
-            # Joins evaluated for every matching row cost twice the ranking itself; rowid is the section id.
-            rows = self.db.execute("SELECT rowid FROM library_fts WHERE library_fts MATCH ? "
-                                   "ORDER BY bm25(library_fts, 3.0, 2.0, 1.0) LIMIT ?", [match, limit]).fetchall()
-        else:
-            rows = self.db.execute(
-                "SELECT s.id FROM library_fts f JOIN library_sections s ON s.id = f.rowid "
-                "JOIN library_documents d ON d.id = s.document_id "
-                f"WHERE library_fts MATCH ? {where} ORDER BY bm25(library_fts, 3.0, 2.0, 1.0) LIMIT ?",
-                [match, *params, limit]).fetchall()
-        return [r[0] for r in rows]
-
     def _selective_terms(self, terms: list[str]) -> list[str]:
         """BM25 scores every section holding any query term, so its cost follows the commonest
         term. In a large library, terms in more than a tenth of the sections (weak evidence
@@ -472,30 +452,6 @@ class Library:
         if self._sections_estimate is None:
             self._sections_estimate = self.db.execute("SELECT coalesce(max(id), 0) FROM library_sections").fetchone()[0]
         return self._sections_estimate
-
-    def _vector_ranking(self, qvec: np.ndarray, where: str, params: list[Any],
-                        limit: int) -> tuple[list[int], list[int]]:
-        """(sections ranked by their best chunk, sections holding a document-summary chunk ranked)."""
-        want = limit * (6 if where else 3)
-        for _attempt in range(3):
-            _scores, ids = self.vectors.search(qvec, want)
-            sections, summaries = self._sections_for_chunks(ids, where, params)
-            if len(sections) >= limit or want >= self.vectors.index.ntotal:
-                break
-            want *= 8  # filters dropped most of what came back: look further down
-        return sections[:limit], summaries[:limit]
-
-    def _sections_for_chunks(self, ids: np.ndarray, where: str, params: list[Any]) -> tuple[list[int], list[int]]:
-        if not len(ids):
-            return [], []
-        found = self._chunk_sections(ids, where, params)
-        sections: dict[int, None] = {}
-        summaries: dict[int, None] = {}
-        for cid in (int(i) for i in ids):
-            if cid in found:
-                sid, ordinal = found[cid]
-                (summaries if ordinal == SUMMARY_ORDINAL else sections).setdefault(sid, None)
-        return list(sections), list(summaries)
 
     def _section_rows(self, section_ids: list[int]) -> dict[int, tuple]:
         if not section_ids:
@@ -520,12 +476,15 @@ class Library:
                 return []
             where, params = self._filters(kind, source)
             depth = max(50, 3 * k)
-            qvec = self.embedder.embed_query(query)
-            fts = self._fts_scored(query, where, params, 4 * depth)
-            chunk_best, floor = self._vector_scored(qvec, where, params, depth)
-            summary_doc, summary_cos = self._summary_scores(qvec, where, params)
+            # what needs no query vector is read while the vector is computed
+            qvec, (fts, maps, allowed) = self._embed_during(query, lambda: (
+                self._fts_scored(query, where, params, 4 * depth), self._id_maps(),
+                allowed_documents(self.db, where, params)))
+            chunk_best, floor = self._vector_scored(qvec, maps, allowed, depth)
+            summary_doc, summary_vecs = maps.summaries(allowed)
+            summary_cos = summary_vecs @ qvec
             vec = sorted(chunk_best, key=lambda sid: -chunk_best[sid])
-            doc_of = self._documents_of(set(fts) | set(vec))
+            doc_of = documents_of(maps, set(fts) | set(vec))
             best_chunk: dict[int, float] = {}
             for sid, score in chunk_best.items():
                 d = doc_of[sid]
@@ -553,15 +512,33 @@ class Library:
                         kind=r[5], form=r[6], page=r[7])
                     for score, d in scored if d in best and (r := rows.get(best[d]))]
 
-    def _fts_scored(self, text: str, where: str, params: list[Any], limit: int) -> dict[int, float]:
-        """{section id: -bm25} of the best `limit` sections (higher is better)."""
+    def _embed_during(self, query: str, work: Callable[[], Any]) -> tuple[np.ndarray, Any]:
+        """(the query's vector, work()), the embedding on a worker thread meanwhile: the encoder
+        runs on one core (more threads lose to their own synchronisation on a short query) and
+        the word ranking, in SQLite, on the other; both release the GIL while they compute."""
+        if self._embedding_thread is None:
+            self._embedding_thread = ThreadPoolExecutor(1, thread_name_prefix="draftpad-embed-query")
+        pending = self._embedding_thread.submit(self.embedder.embed_query, query)
+        try:
+            result = work()
+        finally:
+            qvec = pending.result()
+        return qvec, result
+
+    def _fts_scored(self, text: str, where: str, params: list[Any], limit: int,
+                    columns: str = "") -> dict[int, float]:
+        """{section id: -bm25} of the best `limit` sections, best first (higher is better);
+        `columns` ("{title text}") limits which columns are matched."""
         terms = query_terms(text)[:MAX_QUERY_TERMS]
         if self._section_count() >= PRUNE_TERMS_FROM:
             terms = self._selective_terms(terms)
         match = fts_any(terms)
         if not match:
             return {}
+        if columns:
+            match = f"{columns} : ({match})"
         if not where:
+            # Joins evaluated for every matching row cost twice the ranking itself; rowid is the section id.
             rows = self.db.execute("SELECT rowid, -bm25(library_fts, 3.0, 2.0, 1.0) AS score FROM library_fts "
                                    "WHERE library_fts MATCH ? ORDER BY score DESC LIMIT ?", [match, limit]).fetchall()
         else:
@@ -571,60 +548,30 @@ class Library:
                 f"WHERE library_fts MATCH ? {where} ORDER BY score DESC LIMIT ?", [match, *params, limit]).fetchall()
         return {sid: float(score) for sid, score in rows}
 
-    def _vector_scored(self, qvec: np.ndarray, where: str, params: list[Any],
+    def _id_maps(self) -> IdMaps:
+        if self._maps is None or self._maps.newest_chunk != newest_chunk(self.db):
+            self._maps = read_id_maps(self.db, DIM)
+        return self._maps
+
+    def _vector_scored(self, qvec: np.ndarray, maps: IdMaps, allowed: np.ndarray | None,
                        limit: int) -> tuple[dict[int, float], float]:
-        """({section id: its best chunk's cosine} for the nearest chunks, the lowest cosine seen):
-        a document none of whose chunks came back is taken to score at most that."""
-        want = limit * (6 if where else 3)
+        """({section id: its best chunk's cosine} for the nearest chunks, best first; the lowest
+        cosine seen): a document none of whose chunks came back is taken to score at most that."""
+        want = limit * (6 if allowed is not None else 3)
         best: dict[int, float] = {}
         floor = 0.0
         for _attempt in range(3):
             scores, ids = self.vectors.search(qvec, want)
-            found = self._chunk_sections(ids, where, params)
+            sections, summary = maps.sections_of(ids, allowed)
             best = {}
-            for score, cid in zip(scores.tolist(), ids.tolist()):
-                hit = found.get(cid)
-                if hit is not None and hit[1] != SUMMARY_ORDINAL and score > best.get(hit[0], -2.0):
-                    best[hit[0]] = score
+            for score, sid in zip(scores[~summary].tolist(), sections[~summary].tolist()):
+                if sid >= 0 and sid not in best:
+                    best[sid] = score  # scores come best first: the first is the section's best
             floor = float(scores[-1]) if len(scores) else 0.0
             if len(best) >= limit or want >= self.vectors.index.ntotal:
                 break
             want *= 8  # filters dropped most of what came back: look further down
         return best, floor
-
-    def _chunk_sections(self, ids: np.ndarray, where: str, params: list[Any]) -> dict[int, tuple[int, int]]:
-        """{chunk id: (section id, chunk ordinal)} for the chunks that pass the filters."""
-        id_list = [int(i) for i in ids]
-        found: dict[int, tuple[int, int]] = {}
-        for start in range(0, len(id_list), 900):
-            part = id_list[start:start + 900]
-            for cid, sid, ordinal in self.db.execute(
-                    "SELECT c.id, c.section_id, c.ordinal FROM library_chunks c JOIN library_sections s ON s.id = c.section_id "
-                    f"JOIN library_documents d ON d.id = s.document_id WHERE c.id IN ({','.join('?' * len(part))}){where}",
-                    [*part, *params]).fetchall():
-                found[cid] = (sid, ordinal)
-        return found
-
-    def _summary_scores(self, qvec: np.ndarray, where: str, params: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(document ids, cosine of each one's summary to the query), over every document that
-        passes the filters: an exact product with a matrix of one vector per document."""
-        newest = self.db.execute("SELECT coalesce(max(id), 0) FROM library_chunks").fetchone()[0]
-        if self._summaries is None or self._summaries[0] != newest:
-            rows = self.db.execute("SELECT s.document_id, c.embedding FROM library_chunks c "
-                                   "JOIN library_sections s ON s.id = c.section_id WHERE c.ordinal = ?",
-                                   [SUMMARY_ORDINAL]).fetchall()
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            vecs = np.zeros((len(rows), DIM), np.float32)
-            for n, (_d, blob) in enumerate(rows):
-                vecs[n] = np.frombuffer(blob, dtype=np.float32)
-            self._summaries = (newest, ids, vecs)
-        _newest, ids, vecs = self._summaries
-        if where and len(ids):
-            allowed = {r[0] for r in self.db.execute(f"SELECT d.id FROM library_documents d WHERE 1 = 1 {where}",
-                                                     params).fetchall()}
-            keep = np.fromiter((d in allowed for d in ids.tolist()), dtype=bool, count=len(ids))
-            ids, vecs = ids[keep], vecs[keep]
-        return ids, (vecs @ qvec if len(ids) else np.zeros(0, np.float32))
 
     def _opening_sections(self, doc_ids: list[int]) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -633,15 +580,6 @@ class Library:
             out.update(self.db.execute(
                 "SELECT document_id, id FROM library_sections WHERE document_id IN "
                 f"({','.join('?' * len(part))}) AND ordinal = 0", part).fetchall())
-        return out
-
-    def _documents_of(self, section_ids: set[int]) -> dict[int, int]:
-        ids = list(section_ids)
-        out: dict[int, int] = {}
-        for start in range(0, len(ids), 900):
-            part = ids[start:start + 900]
-            out.update(self.db.execute(
-                f"SELECT id, document_id FROM library_sections WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
         return out
 
     def examples(self, kind: str, heading: str, text: str = "", k: int = 3, form: str | None = None) -> list[Example]:
@@ -657,12 +595,14 @@ class Library:
             query = f"{heading}\n{text[:EXAMPLE_QUERY_CHARS]}".strip()
             if not query or self._empty():
                 return []  # an empty library needs no embedding model loaded to say so
-            qvec = self.embedder.embed_query(query)
             # Content only: the heading's likeness is weighed on its own below, and a query that
             # names the role ("context problem") would otherwise rank every "Context and Problem
             # Statement" above the one past section about the same problem.
-            fts = self._fts_ranking(query, where, params, 100, columns="{title text}")
-            vec, _summaries = self._vector_ranking(qvec, where, params, 100)
+            qvec, (fts_scores, maps, allowed) = self._embed_during(query, lambda: (
+                self._fts_scored(query, where, params, 100, columns="{title text}"), self._id_maps(),
+                allowed_documents(self.db, where, params)))
+            fts = list(fts_scores)
+            vec = list(self._vector_scored(qvec, maps, allowed, 100)[0])
             # Sections whose heading says the same thing, however they rank on content.
             named: list[int] = []
             head_terms = query_terms(heading)
@@ -812,6 +752,9 @@ class Library:
 
     def close(self) -> None:
         with self._lock:
+            if self._embedding_thread is not None:
+                self._embedding_thread.shutdown(wait=True)
+                self._embedding_thread = None
             try:
                 self.db.conn.close()
             except sqlite3.Error:

@@ -14,6 +14,7 @@ _STOP = frozenset("""a an and are as at be but by can do does for from has have 
 of on or our should so that the their them there these they this to was we what when where which who why
 will with would you your use using""".split())
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
 def query_terms(text: str) -> list[str]:
@@ -88,8 +89,9 @@ def snippet(text: str, terms: Iterable[str], width: int = 220) -> str:
     and the search call should not pay for reading them whole."""
     truncated = len(text) > SNIPPET_SCAN
     text = text[:SNIPPET_SCAN]
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link reads as its words
-    flat = re.sub(r"\s+", " ", text).strip()
+    if "](" in text:  # a link reads as its words (the test first: most sections have none)
+        text = _LINK.sub(r"\1", text)
+    flat = " ".join(text.split())
     if len(flat) <= width:
         return flat
     terms = tuple(t for t in terms if t)
