@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
@@ -24,14 +25,19 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 def attached_only(method: Method) -> Method:
     """For UI updates a worker thread sends back: if the person has left the screen meanwhile,
     the update is dropped instead of failing on widgets that are gone. A screen leaves the stack
-    before its widgets are removed, and stays attached while they go, so both are checked."""
+    before its widgets are removed, and stays attached while they go, so both are checked; and a
+    widget can be gone while its screen is still stacked (seen in a test: the screen torn down with
+    the app), so a lookup that finds nothing drops the update too."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         screen = self.screen if self.is_attached else None
         if screen is None or screen not in self.app.screen_stack:
             return None
-        return method(self, *args, **kwargs)
+        try:
+            return method(self, *args, **kwargs)
+        except NoMatches:
+            return None
 
     return cast(Method, wrapper)
 

@@ -61,7 +61,8 @@ class EitherEvent:
         return any(e.is_set() for e in self._events)
 
 
-_DOUBLED = re.compile(r"\b(\w{3,})\b(?:\s+(?:and|or|,)\s*|\s+)\1\b", re.I)
+_DOUBLED = re.compile(r"\b(\w{3,})\b(?:\s*,\s*|\s+(?:and|or)\s+|\s+)\1\b", re.I)
+SELF_REPEAT_WORDS = 5  # a run this long said twice inside one sentence is a loop within it
 
 
 def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
@@ -72,9 +73,16 @@ def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
     return _tidy(text), len(echoed)
 
 
+def _says_itself_twice(sentence: str) -> bool:
+    grams = ngrams([w.casefold() for w in words(sentence)], SELF_REPEAT_WORDS)
+    return len(grams) != len(set(grams))
+
+
 def drop_stutter(text: str) -> tuple[str, int]:
-    """The text without sentences that say a word twice in a row ("positive and positive")."""
-    bad = [s for s in sentences(text) if _DOUBLED.search(s)]
+    """The text without sentences that say a word twice in a row ("positive and positive",
+    "decentralized, decentralized") or a run of words twice ("we are using AWS to manage our
+    logs, and we are using AWS to manage our logs")."""
+    bad = [s for s in sentences(text) if _DOUBLED.search(s) or _says_itself_twice(s)]
     for sentence in bad:
         text = text.replace(sentence, "")
     return _tidy(text), len(bad)
@@ -164,6 +172,48 @@ def drop_unasked_figures(text: str) -> tuple[str, int]:
     section is given no such fact, any figure is the model's invention (or a fact of another
     clause, such as the rent turning up as a maintenance charge)."""
     bad = [s for s in sentences(text) if _FIGURE.search(s)]
+    for sentence in bad:
+        text = text.replace(sentence, "")
+    return _tidy(text), len(bad)
+
+
+_CONTENT_WORD = re.compile(r"[^\W\d_]{4,}")
+# Words too common to tie a sentence to a topic: "this", "will", "which" hold no fact.
+_COMMON = frozenset("""also been being both could does each every from have having here into just least
+less like made make makes many more most much must need only other over same shall should some such
+than that their them then there these they this those thus very well were what when where which while
+will with within without would your about after again against because before between during under
+until upon whether able""".split())
+
+
+def _stem(word: str) -> str:
+    # a plural or tense ending off, then the first five letters: "deployments" meets "deploy",
+    # "notes" "note", "repaired" "repairs"
+    for ending in ("ing", "ed", "es", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            word = word[:-len(ending)]
+            break
+    return word[:5]
+
+
+def _content_stems(text: str) -> set[str]:
+    return {_stem(w) for w in (w.casefold() for w in _CONTENT_WORD.findall(text)) if w not in _COMMON}
+
+
+def drop_ungrounded(text: str, grounds: str, opening: str = "") -> tuple[str, int]:
+    """The text without sentences that share no content word with `grounds` (the document's own
+    title, facts and other sections): "We chose to use MongoDB." under a decision to adopt an ORM,
+    "The same can be said about many modern web applications." A sentence on the document's
+    subject names something in it; one that names nothing in it is the model's invention.
+
+    `opening` is the fixed wording the text's first sentence finishes: when it names something of
+    the document ("The Lessee shall also keep the said Premises"), that sentence is grounded by it;
+    a generic one ("This matters because") grounds nothing."""
+    known = _content_stems(grounds)
+    found = sentences(text)
+    anchored = bool(found) and bool(_content_stems(opening) & known)
+    bad = [s for n, s in enumerate(found)
+           if not (n == 0 and anchored) and _content_stems(s) and not (_content_stems(s) & known)]
     for sentence in bad:
         text = text.replace(sentence, "")
     return _tidy(text), len(bad)

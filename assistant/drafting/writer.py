@@ -95,6 +95,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         # An inline slot ("This matters because {draft}") is one paragraph; prose after a paragraph
         # of its own (a gist, then {draft}) may run to several.
         inline = bool(opening.strip()) and not opening.endswith("\n")
+        continues = opening if inline else ""  # the words the prose's first sentence finishes
         stops = prompts.CONTINUATION_STOPS + (("\n\n",) if inline else ())
     else:
         prompt = prompts.draft_messages(
@@ -104,6 +105,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         )
         # The reply is primed with the lead-in words; only the continuation is generated and stored.
         lead = prompts.lead_in(fixed_text) if fixed else ""
+        continues = lead
         stops = prompts.SECTION_STOPS
         retry_prompt = prompt
     tokens = max_new_tokens or (spec.max_tokens if spec and spec.max_tokens else DEFAULT_SECTION_TOKENS)
@@ -113,6 +115,12 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     already = "\n".join([fixed_text] + [p.text for p in prior])
     scaffold = prompts.scaffolding(template)
     # Prose may state an amount or a date only where the section is given one.
+    # What a sentence must name something of to be about this document: its title, facts and other
+    # sections (not this section's heading or fixed wording: "We chose this because" grounds nothing).
+    grounds = "\n".join([document_heading(template, session), *(v for v in session.values.values() if v),
+                         *(s.text for s in session.sections if s.id != section.id),
+                         *(prompts.join_mixed(template, other.text, session.values, "")
+                           for other in template.sections if other.text and other.id != section.key)])
     figures_given = any(getattr(template.field(name), "type", "") in ("money", "date", "number")
                         for name in (spec.uses if spec else ()))
 
@@ -137,10 +145,11 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         prose = guards.drop_repeated_items(guards.cut_party_switch(prose, lead or ""))
         prose, echoed = guards.drop_echo(prose, scaffold)
         prose, stuttered = guards.drop_stutter(prose)
+        prose, ungrounded = guards.drop_ungrounded(prose, grounds, opening=continues)
         invented = 0
         if not figures_given:
             prose, invented = guards.drop_unasked_figures(prose)
-        return guards.Attempt(guards.finish_sentence(prose), result, watch, echoed + stuttered + invented)
+        return guards.Attempt(guards.finish_sentence(prose), result, watch, echoed + stuttered + ungrounded + invented)
 
     failure: Exception | None = None
     retried = False
