@@ -62,7 +62,7 @@ class EitherEvent:
 
 
 _DOUBLED = re.compile(r"\b(\w{3,})\b(?:\s*,\s*|\s+(?:and|or)\s+|\s+)\1\b", re.I)
-SELF_REPEAT_WORDS = 5  # a run this long said twice inside one sentence is a loop within it
+SELF_REPEAT_WORDS = 4  # a run this long said twice inside one sentence is a loop within it
 
 
 def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
@@ -80,8 +80,8 @@ def _says_itself_twice(sentence: str) -> bool:
 
 def drop_stutter(text: str) -> tuple[str, int]:
     """The text without sentences that say a word twice in a row ("positive and positive",
-    "decentralized, decentralized") or a run of words twice ("we are using AWS to manage our
-    logs, and we are using AWS to manage our logs")."""
+    "decentralized, decentralized") or a run of words twice ("it is a standard and it is a
+    standard")."""
     bad = [s for s in sentences(text) if _DOUBLED.search(s) or _says_itself_twice(s)]
     for sentence in bad:
         text = text.replace(sentence, "")
@@ -163,7 +163,7 @@ def finish_sentence(prose: str) -> str:
     return _DANGLING.sub("", prose.rstrip(",;: ")) + "."
 
 
-_FIGURE = re.compile(r"(?:Rs\.?|INR|₹|\$)\s*(?:\d|$|(?=[A-Z]))|\b\d{1,3}(?:,\d{2,3})+\b|\b\d{4,}\b"
+_FIGURE = re.compile(r"(?:\bRs\b\.?|\bINR\b|₹|\$)\s*(?:\d|$|(?=[A-Z]))|\b\d{1,3}(?:,\d{2,3})+\b|\b\d{4,}\b"
                      r"|\b\d{1,2}(?:st|nd|rd|th)\s+day\s+of\b", re.I)
 
 
@@ -200,8 +200,8 @@ def _content_stems(text: str) -> set[str]:
     return {_stem(w) for w in (w.casefold() for w in _CONTENT_WORD.findall(text)) if w not in _COMMON}
 
 
-def drop_ungrounded(text: str, grounds: str, opening: str = "") -> tuple[str, int]:
-    """The text without sentences that share no content word with `grounds` (the document's own
+def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str]:
+    """The sentences of `text` that share no content word with `grounds` (the document's own
     title, facts and other sections): "We chose to use MongoDB." under a decision to adopt an ORM,
     "The same can be said about many modern web applications." A sentence on the document's
     subject names something in it; one that names nothing in it is the model's invention.
@@ -212,11 +212,39 @@ def drop_ungrounded(text: str, grounds: str, opening: str = "") -> tuple[str, in
     known = _content_stems(grounds)
     found = sentences(text)
     anchored = bool(found) and bool(_content_stems(opening) & known)
-    bad = [s for n, s in enumerate(found)
-           if not (n == 0 and anchored) and _content_stems(s) and not (_content_stems(s) & known)]
+    return [s for n, s in enumerate(found)
+            if not (n == 0 and anchored) and _content_stems(s) and not (_content_stems(s) & known)]
+
+
+def drop_sentences(text: str, bad: Sequence[str]) -> str:
     for sentence in bad:
         text = text.replace(sentence, "")
-    return _tidy(text), len(bad)
+    return _tidy(text)
+
+
+_PAIRS = (("[", "]"), ("{", "}"))  # not parentheses: "a)" and "b)" number a list
+
+
+def drop_unpaired_brackets(text: str) -> str:
+    """A bracket the model opened and never closed (or closed and never opened) goes: "This
+    matters because [we have a few services" reads as a broken placeholder."""
+    for left, right in _PAIRS:
+        if text.count(left) != text.count(right):
+            depth, kept = 0, []
+            for ch in text:
+                if ch == left:
+                    depth += 1
+                elif ch == right:
+                    if depth == 0:
+                        continue
+                    depth -= 1
+                kept.append(ch)
+            text = "".join(kept)
+            # what is still open had no closing partner: drop those openings too
+            while text.count(left) > text.count(right):
+                cut = text.rfind(left)
+                text = text[:cut] + text[cut + 1:]
+    return text
 
 
 def _tidy(text: str) -> str:
@@ -235,6 +263,8 @@ class Attempt:
     result: object
     stop: RepetitionStop
     dropped: int = 0
+    unsupported: list[str] = field(default_factory=list)  # sentences dropped as naming nothing of the document
+    unfiltered: str = ""  # the prose with them: what a required section falls back to
 
 
 def best_of(first: Attempt, retry: Callable[[], Attempt]) -> tuple[Attempt, bool]:

@@ -336,7 +336,15 @@ def join_mixed(template: Template, fixed_text: str, values: dict[str, str], pros
             if paragraph.strip():
                 kept.append(paragraph)
         filled = "\n\n".join(kept)
-    return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose.strip())).strip()
+    prose = prose.strip()
+    if re.search(r"[\w,][ \t]*" + re.escape(DRAFT_MARKER), filled):  # the slot is inside a sentence
+        prose = _RESTARTED.sub(lambda m: m.group(0).lower(), prose, count=1)
+    return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose)).strip()
+
+
+# A small model continuing "We chose this because" sometimes starts a new sentence ("The way we
+# choose ..."); inside the template's sentence the word is lower case.
+_RESTARTED = re.compile(r"^(?:The|This|That|These|Those|It|Its|We|Our|They|Their|There|A|An|In|As|For|To|If|When)\b")
 
 
 def wording_before_slot(template: Template, fixed_text: str, values: dict[str, str]) -> str:

@@ -144,12 +144,14 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         prose = prompts.clean_section(guards.cut_loop(result.text), section.title, already, keep_lead=bool(lead))
         prose = guards.drop_repeated_items(guards.cut_party_switch(prose, lead or ""))
         prose, echoed = guards.drop_echo(prose, scaffold)
-        prose, stuttered = guards.drop_stutter(prose)
-        prose, ungrounded = guards.drop_ungrounded(prose, grounds, opening=continues)
+        prose, stuttered = guards.drop_stutter(guards.drop_unpaired_brackets(prose))
         invented = 0
         if not figures_given:
             prose, invented = guards.drop_unasked_figures(prose)
-        return guards.Attempt(guards.finish_sentence(prose), result, watch, echoed + stuttered + ungrounded + invented)
+        unsupported = guards.ungrounded_sentences(prose, grounds, opening=continues)
+        return guards.Attempt(guards.finish_sentence(guards.drop_sentences(prose, unsupported)), result, watch,
+                              echoed + stuttered + invented + len(unsupported), unsupported,
+                              guards.finish_sentence(prose))
 
     failure: Exception | None = None
     retried = False
@@ -168,6 +170,11 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         chosen = guards.Attempt(prompts.clean_section(result.text, section.title, already, keep_lead=bool(lead)),
                                 result, guards.RepetitionStop())
     result, prose = chosen.result, chosen.prose
+    unsupported: list[str] = []
+    if spec is not None and spec.required and guards.degenerate(prose) and chosen.unsupported:
+        # Nothing the model wrote names anything of the document. A required section is not left
+        # empty for that; its text is kept and `validate` asks the person to check it.
+        prose, unsupported = chosen.unfiltered, chosen.unsupported
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
     cancelled = result.stats.stop_reason in ("cancelled", "interrupted")
     if cancelled and not prose:
@@ -175,8 +182,10 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
             raise failure
         return DraftResult(position, section.title, None, True, True, len(found), section.id)
     stats = result.stats.as_dict()
-    stats.update(examples=len(found), prompt_style=shape, retried=retried, dropped_sentences=chosen.dropped,
-                 repetition_stop=chosen.stop.reason)
+    stats.update(examples=len(found), prompt_style=shape, retried=retried,
+                 dropped_sentences=chosen.dropped - len(unsupported), repetition_stop=chosen.stop.reason)
+    if unsupported:
+        stats["unsupported"] = unsupported
     version = store.add_version(session_id, section.id, text, "generated", getattr(lm, "identity", ""),
                                 result.stats.method, stats)
     if failure is not None:
