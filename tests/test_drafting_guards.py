@@ -339,3 +339,22 @@ def test_an_invented_sentence_does_not_reach_the_document(scripted) -> None:
     result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
     assert "MongoDB" not in result.version.text and "SQLite keeps every note in one file." in result.version.text
     assert result.version.stats["dropped_sentences"] == 1
+
+
+def test_a_sentence_mostly_said_before_is_dropped_and_a_list_item_is_not_said_again() -> None:
+    text = ("The component to be used to render the header of a document could be named helper-header. "
+            "The components to be used to render the header could be named helper-header. Names stay short.")
+    assert guards.drop_near_repeats(text)[1] == 1
+    assert guards.drop_near_repeats("The Lessee shall pay the rent on time. The Lessee shall keep the premises clean.")[1] == 0
+    assert guards.drop_stutter("It is a full-featured, full-featured tool. Fine.") == ("Fine.", 1)
+    # a list item of the fixed wording (no full stop) is a sentence already said
+    already = "- my correct name is Rahul Verma\n- Rahul Kumar and Rahul Verma are one and the same person\n"
+    assert prompts.clean_section("- Rahul Kumar and Rahul Verma are one and the same person.", "Declarations",
+                                 already) == ""
+
+
+def test_a_section_with_its_gist_drops_ungrounded_prose_rather_than_keeping_it(scripted) -> None:
+    scripted("it is not possible to create a full-fledged tool.")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    version = drafting.draft_section(sid, adr_section(sid, "Context").id, object()).version
+    assert version.text == ADR["context"] and "unsupported" not in version.stats

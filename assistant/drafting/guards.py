@@ -61,7 +61,7 @@ class EitherEvent:
         return any(e.is_set() for e in self._events)
 
 
-_DOUBLED = re.compile(r"\b(\w{3,})\b(?:\s*,\s*|\s+(?:and|or)\s+|\s+)\1\b", re.I)
+_DOUBLED = re.compile(r"\b(\w[\w-]{2,})\b(?:\s*,\s*|\s+(?:and|or)\s+|\s+)\1\b", re.I)
 SELF_REPEAT_WORDS = 4  # a run this long said twice inside one sentence is a loop within it
 
 
@@ -76,6 +76,30 @@ def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
 def _says_itself_twice(sentence: str) -> bool:
     grams = ngrams([w.casefold() for w in words(sentence)], SELF_REPEAT_WORDS)
     return len(grams) != len(set(grams))
+
+
+NEAR_REPEAT = 0.6  # share of the shorter sentence's word 3-grams the other holds too: the same sentence again
+
+
+def _trigrams(sentence: str) -> set[tuple[str, ...]]:
+    return set(ngrams([w.casefold() for w in words(sentence)], 3))
+
+
+def drop_near_repeats(text: str, already: str = "") -> tuple[str, int]:
+    """The text without sentences that mostly say an earlier one again ("The component to render
+    the header could be named helper-header. The components to render the header could be named
+    helper-header."), here or in `already` (the section's fixed wording, earlier sections)."""
+    earlier = [g for g in (_trigrams(s) for s in sentences(already)) if len(g) >= 4]
+    bad = []
+    for sentence in sentences(text):
+        grams = _trigrams(sentence)
+        if len(grams) >= 4 and any(len(grams & old) / min(len(grams), len(old)) >= NEAR_REPEAT
+                                  for old in earlier):
+            bad.append(sentence)
+            continue
+        if len(grams) >= 4:
+            earlier.append(grams)
+    return drop_sentences(text, bad), len(bad)
 
 
 def drop_stutter(text: str) -> tuple[str, int]:
@@ -211,7 +235,8 @@ def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str
     a generic one ("This matters because") grounds nothing."""
     known = _content_stems(grounds)
     found = sentences(text)
-    anchored = bool(found) and bool(_content_stems(opening) & known)
+    lead = re.split(r"(?<=[.!?:])\s+|\n\s*\n", opening.strip())[-1]  # the unfinished sentence it ends on
+    anchored = bool(found) and bool(_content_stems(lead) & known)
     return [s for n, s in enumerate(found)
             if not (n == 0 and anchored) and _content_stems(s) and not (_content_stems(s) & known)]
 

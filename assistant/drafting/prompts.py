@@ -274,6 +274,7 @@ def clean_section(text: str, title: str, already: str = "", keep_lead: bool = Fa
             continue
         break
     seen = {_key(s) for s in _SENTENCE.findall(already) if _key(s)}
+    seen |= {_key(line) for line in already.splitlines() if _key(line)}  # list items end without a stop
     openings: dict[str, int] = {}
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n", "\n".join(lines)):

@@ -145,12 +145,13 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         prose = guards.drop_repeated_items(guards.cut_party_switch(prose, lead or ""))
         prose, echoed = guards.drop_echo(prose, scaffold)
         prose, stuttered = guards.drop_stutter(guards.drop_unpaired_brackets(prose))
+        prose, near = guards.drop_near_repeats(prose, already)
         invented = 0
         if not figures_given:
             prose, invented = guards.drop_unasked_figures(prose)
         unsupported = guards.ungrounded_sentences(prose, grounds, opening=continues)
         return guards.Attempt(guards.finish_sentence(guards.drop_sentences(prose, unsupported)), result, watch,
-                              echoed + stuttered + invented + len(unsupported), unsupported,
+                              echoed + stuttered + near + invented + len(unsupported), unsupported,
                               guards.finish_sentence(prose))
 
     failure: Exception | None = None
@@ -171,7 +172,9 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
                                 result, guards.RepetitionStop())
     result, prose = chosen.result, chosen.prose
     unsupported: list[str] = []
-    if spec is not None and spec.required and guards.degenerate(prose) and chosen.unsupported:
+    without_prose = prompts.join_mixed(template, fixed, session.values, "") if fixed else ""
+    if spec is not None and spec.required and guards.degenerate(prose) and chosen.unsupported \
+            and guards.degenerate(without_prose):
         # Nothing the model wrote names anything of the document. A required section is not left
         # empty for that; its text is kept and `validate` asks the person to check it.
         prose, unsupported = chosen.unfiltered, chosen.unsupported
