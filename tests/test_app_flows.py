@@ -198,6 +198,17 @@ async def test_resume_after_restart_and_unsaved_text(tiny_model_dir: Path) -> No
         assert [type(s).__name__ for s in again.screen_stack[1:]] == ["HomeScreen", "OutlineScreen", "EditorScreen"]
 
 
+async def test_enter_on_home_resumes_the_most_recent_document(tiny_model_dir: Path) -> None:
+    session = drafting.new_session("adr-nygard", "Recent", {"title": "Recent", "context": "A", "decision": "B"})
+    app = make_app(tiny_model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: app.screen.query_one("#home-sessions", OptionList).option_count == 1)
+        await pilot.press("enter")  # the guide says Enter resumes the highlighted one: one is highlighted
+        await until(pilot, lambda: screen_name(pilot) == "OutlineScreen", what="outline of the recent document")
+        assert app.screen.session_id == session.id
+
+
 async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Ghost", {"title": "Ghost", "context": "A", "decision": "B"})
     section_id = next(s.id for s in session.sections if s.title == "Context")

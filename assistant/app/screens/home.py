@@ -128,6 +128,8 @@ class HomeScreen(DraftpadScreen):
         self.query_one("#home-guide", Static).update(guide)
         for error in errors:
             self.notify(f"Template skipped: {error}", severity="warning", timeout=8)
+        if sessions:
+            recent.highlighted = 0  # "Enter resumes the highlighted document": one is highlighted
         (recent if sessions else chooser).focus()
         if first_load:
             self.dp.resume_last_place()
@@ -157,4 +159,7 @@ class HomeScreen(DraftpadScreen):
                 chooser.action_cursor_down()
 
     def action_recent(self) -> None:
-        self.query_one("#home-sessions", OptionList).focus()
+        recent = self.query_one("#home-sessions", OptionList)
+        recent.focus()
+        if recent.highlighted is None and self.sessions:
+            recent.highlighted = 0
