@@ -30,7 +30,7 @@ import numpy as np
 
 from engine.errors import UserError
 from retrieval import store
-from retrieval.chunking import CHUNKING_VERSION, SUMMARY_ORDINAL, Chunk, chunk_section, summary_chunk
+from retrieval.chunking import CHUNKING_VERSION, Chunk, chunk_section, summary_chunk
 from retrieval.embedding import DIM, Embedder
 from retrieval.id_maps import IdMaps, allowed_documents, documents_of, newest_chunk, read_id_maps
 from retrieval.parsing import FORMS, KINDS, MAX_FILE_BYTES, SUPPORTED_SUFFIXES, ParsedDocument, Skip, parse_bytes

@@ -68,9 +68,7 @@ SELF_REPEAT_WORDS = 4  # a run this long said twice inside one sentence is a loo
 def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
     """The text without sentences that copy the scaffolding, and how many were dropped."""
     echoed = echo_sentences(text, scaffolding)
-    for sentence in echoed:
-        text = text.replace(sentence, "")
-    return _tidy(text), len(echoed)
+    return drop_sentences(text, echoed), len(echoed)
 
 
 def _says_itself_twice(sentence: str) -> bool:
@@ -107,9 +105,7 @@ def drop_stutter(text: str) -> tuple[str, int]:
     "decentralized, decentralized") or a run of words twice ("it is a standard and it is a
     standard")."""
     bad = [s for s in sentences(text) if _DOUBLED.search(s) or _says_itself_twice(s)]
-    for sentence in bad:
-        text = text.replace(sentence, "")
-    return _tidy(text), len(bad)
+    return drop_sentences(text, bad), len(bad)
 
 
 _WORD_SPAN = re.compile(r"\w+(?:['’]\w+)*")
@@ -196,9 +192,7 @@ def drop_unasked_figures(text: str) -> tuple[str, int]:
     section is given no such fact, any figure is the model's invention (or a fact of another
     clause, such as the rent turning up as a maintenance charge)."""
     bad = [s for s in sentences(text) if _FIGURE.search(s)]
-    for sentence in bad:
-        text = text.replace(sentence, "")
-    return _tidy(text), len(bad)
+    return drop_sentences(text, bad), len(bad)
 
 
 _CONTENT_WORD = re.compile(r"[^\W\d_]{4,}")

@@ -114,13 +114,13 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     # Sentences already in the fixed wording or in earlier sections are not said again.
     already = "\n".join([fixed_text] + [p.text for p in prior])
     scaffold = prompts.scaffolding(template)
-    # Prose may state an amount or a date only where the section is given one.
     # What a sentence must name something of to be about this document: its title, facts and other
     # sections (not this section's heading or fixed wording: "We chose this because" grounds nothing).
     grounds = "\n".join([document_heading(template, session), *(v for v in session.values.values() if v),
                          *(s.text for s in session.sections if s.id != section.id),
                          *(prompts.join_mixed(template, other.text, session.values, "")
                            for other in template.sections if other.text and other.id != section.key)])
+    # Prose may state an amount or a date only where the section is given one.
     figures_given = any(getattr(template.field(name), "type", "") in ("money", "date", "number")
                         for name in (spec.uses if spec else ()))
 
