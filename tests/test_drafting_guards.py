@@ -358,3 +358,16 @@ def test_a_section_with_its_gist_drops_ungrounded_prose_rather_than_keeping_it(s
     sid = drafting.new_session("adr-nygard", values=ADR).id
     version = drafting.draft_section(sid, adr_section(sid, "Context").id, object()).version
     assert version.text == ADR["context"] and "unsupported" not in version.stats
+
+
+def test_the_models_prose_elsewhere_grounds_nothing_but_the_persons_text_does(scripted) -> None:
+    scripted("SQLite keeps every note and the widget combination in one file.",
+             "The widget combination stays small.")
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    consequences = adr_section(sid, "Consequences")
+    first = drafting.draft_section(sid, consequences.id, object()).version
+    assert first.stats.get("unsupported")  # "widget" came from the model's Decision prose only
+    drafting.edit_section(sid, adr_section(sid, "Decision").id, "We store notes and widgets in one SQLite file.")
+    again = drafting.draft_section(sid, consequences.id, object()).version
+    assert "unsupported" not in again.stats and "widget combination" in again.text

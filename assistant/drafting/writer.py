@@ -50,6 +50,21 @@ class DraftResult:
     section_id: int = 0  # the stable id the section was addressed by
 
 
+def grounding_text(template: Template, session: Session, section: OutlineSection) -> str:
+    """What a generated sentence must name something of to be about this document: its heading and
+    facts, the template's wording of the other sections, and what the person wrote or accepted.
+    Not the model's own prose elsewhere (one invented sentence would ground the next: "a
+    combination of the existing one" under Decision, then again under Consequences), nor this
+    section's heading or lead-in ("We chose this because" grounds nothing)."""
+    own = [s.text for s in session.sections
+           if s.id != section.id and s.current is not None
+           and (s.status == "accepted" or s.current.source in ("edited", "fixed"))]
+    wording = [prompts.join_mixed(template, other.text, session.values, "")
+               for other in template.sections if other.text and other.id != section.key]
+    return "\n".join([document_heading(template, session), *(v for v in session.values.values() if v),
+                      *own, *wording])
+
+
 def draft_section(store: SessionStore, session_id: int, section_id: int, lm: object, *,
                   on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
                   max_new_tokens: int | None = None, use_library: bool = True,
@@ -114,12 +129,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     # Sentences already in the fixed wording or in earlier sections are not said again.
     already = "\n".join([fixed_text] + [p.text for p in prior])
     scaffold = prompts.scaffolding(template)
-    # What a sentence must name something of to be about this document: its title, facts and other
-    # sections (not this section's heading or fixed wording: "We chose this because" grounds nothing).
-    grounds = "\n".join([document_heading(template, session), *(v for v in session.values.values() if v),
-                         *(s.text for s in session.sections if s.id != section.id),
-                         *(prompts.join_mixed(template, other.text, session.values, "")
-                           for other in template.sections if other.text and other.id != section.key)])
+    grounds = grounding_text(template, session, section)
     # Prose may state an amount or a date only where the section is given one.
     figures_given = any(getattr(template.field(name), "type", "") in ("money", "date", "number")
                         for name in (spec.uses if spec else ()))
