@@ -75,6 +75,7 @@ def read_id_maps(db, dim: int) -> IdMaps:
     newest = newest_chunk(db)
     table = np.array(db.execute("SELECT id, section_id, ordinal FROM library_chunks").fetchall(),
                      dtype=np.int64).reshape(-1, 3)
+    # an import by another process between the two reads may have added chunks past `newest`
     chunk_section = np.full(max(newest, int(table[:, 0].max(initial=0))) + 1, -1, np.int64)
     chunk_section[table[:, 0]] = table[:, 1]
     chunk_is_summary = np.zeros(len(chunk_section), bool)
@@ -98,7 +99,6 @@ def allowed_documents(db, where: str, params: list) -> np.ndarray | None:
     if not where:
         return None
     ids = [r[0] for r in db.execute(f"SELECT d.id FROM library_documents d WHERE 1 = 1 {where}", params).fetchall()]
-    top = db.execute("SELECT coalesce(max(id), 0) FROM library_documents").fetchone()[0]
-    allowed = np.zeros(int(top) + 1, bool)
+    allowed = np.zeros(max(ids, default=0) + 1, bool)  # a larger id is past the end: not allowed
     allowed[np.array(ids, dtype=np.int64)] = True
     return allowed

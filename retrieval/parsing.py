@@ -447,12 +447,13 @@ _ADR_HEADINGS = {"status", "context", "decision", "consequences", "considered op
 
 _PATENT_HEADINGS = {"abstract", "claims", "field of the invention", "background of the invention",
                     "summary of the invention", "brief description of the drawings", "detailed description"}
+_KNOWN_HEADINGS = frozenset(_ADR_HEADINGS | _PATENT_HEADINGS)
 
 
 def _known_heading(line: str) -> bool:
     """A line that is only a heading ADRs or patents use ("Context", "Decision Outcome", "Claims"):
     a PDF's text keeps no font sizes, and these are Title Case, not the capitals legal headings use."""
-    return line.strip().rstrip(":").casefold() in _ADR_HEADINGS | _PATENT_HEADINGS
+    return line.strip().rstrip(":").casefold() in _KNOWN_HEADINGS
 
 
 def guess_kind(path: Path, doc: ParsedDocument) -> str:

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from assistant.drafting.quality import echo_sentences, ngrams, sentence_key, sentences, words
+from assistant.drafting.quality import echo_sentences, ngrams, repeated_ngram_counts, sentence_key, sentences, words
 
 LOOP_WORDS = 8  # a run of this many words said twice is a loop, not style
 MIN_WORDS = 6  # prose shorter than this (after cleaning) is no section
@@ -71,31 +71,22 @@ def drop_echo(text: str, scaffolding: Sequence[str]) -> tuple[str, int]:
     return drop_sentences(text, echoed), len(echoed)
 
 
-def _says_itself_twice(sentence: str) -> bool:
-    grams = ngrams([w.casefold() for w in words(sentence)], SELF_REPEAT_WORDS)
-    return len(grams) != len(set(grams))
-
-
 NEAR_REPEAT = 0.6  # share of the shorter sentence's word 3-grams the other holds too: the same sentence again
-
-
-def _trigrams(sentence: str) -> set[tuple[str, ...]]:
-    return set(ngrams([w.casefold() for w in words(sentence)], 3))
 
 
 def drop_near_repeats(text: str, already: str = "") -> tuple[str, int]:
     """The text without sentences that mostly say an earlier one again ("The component to render
     the header could be named helper-header. The components to render the header could be named
     helper-header."), here or in `already` (the section's fixed wording, earlier sections)."""
-    earlier = [g for g in (_trigrams(s) for s in sentences(already)) if len(g) >= 4]
+    earlier = [g for g in (set(ngrams(words(s), 3)) for s in sentences(already)) if len(g) >= 4]
     bad = []
     for sentence in sentences(text):
-        grams = _trigrams(sentence)
-        if len(grams) >= 4 and any(len(grams & old) / min(len(grams), len(old)) >= NEAR_REPEAT
-                                  for old in earlier):
+        grams = set(ngrams(words(sentence), 3))
+        if len(grams) < 4:
+            continue  # too short to tell a repeat from a common phrase
+        if any(len(grams & old) / min(len(grams), len(old)) >= NEAR_REPEAT for old in earlier):
             bad.append(sentence)
-            continue
-        if len(grams) >= 4:
+        else:
             earlier.append(grams)
     return drop_sentences(text, bad), len(bad)
 
@@ -104,7 +95,7 @@ def drop_stutter(text: str) -> tuple[str, int]:
     """The text without sentences that say a word twice in a row ("positive and positive",
     "decentralized, decentralized") or a run of words twice ("it is a standard and it is a
     standard")."""
-    bad = [s for s in sentences(text) if _DOUBLED.search(s) or _says_itself_twice(s)]
+    bad = [s for s in sentences(text) if _DOUBLED.search(s) or repeated_ngram_counts(s, SELF_REPEAT_WORDS)[0]]
     return drop_sentences(text, bad), len(bad)
 
 
@@ -123,7 +114,7 @@ def drop_repeated_items(text: str) -> str:
         seen: set[str] = set()
         kept = []
         for item in items:
-            key = " ".join(words(item))
+            key = sentence_key(item)
             if len(key.split()) >= 2 and key in seen:
                 continue
             seen.add(key)
@@ -232,7 +223,7 @@ def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str
     lead = re.split(r"(?<=[.!?:])\s+|\n\s*\n", opening.strip())[-1]  # the unfinished sentence it ends on
     anchored = bool(found) and bool(_content_stems(lead) & known)
     return [s for n, s in enumerate(found)
-            if not (n == 0 and anchored) and _content_stems(s) and not (_content_stems(s) & known)]
+            if not (n == 0 and anchored) and (stems := _content_stems(s)) and not stems & known]
 
 
 def drop_sentences(text: str, bad: Sequence[str]) -> str:
@@ -248,21 +239,19 @@ def drop_unpaired_brackets(text: str) -> str:
     """A bracket the model opened and never closed (or closed and never opened) goes: "This
     matters because [we have a few services" reads as a broken placeholder."""
     for left, right in _PAIRS:
-        if text.count(left) != text.count(right):
-            depth, kept = 0, []
-            for ch in text:
-                if ch == left:
-                    depth += 1
-                elif ch == right:
-                    if depth == 0:
-                        continue
-                    depth -= 1
-                kept.append(ch)
-            text = "".join(kept)
-            # what is still open had no closing partner: drop those openings too
-            while text.count(left) > text.count(right):
-                cut = text.rfind(left)
-                text = text[:cut] + text[cut + 1:]
+        if text.count(left) == text.count(right):
+            continue
+        opened: list[int] = []
+        unpaired: list[int] = []
+        for index, ch in enumerate(text):
+            if ch == left:
+                opened.append(index)
+            elif ch == right and opened:
+                opened.pop()
+            elif ch == right:
+                unpaired.append(index)
+        drop = set(opened + unpaired)  # what is still open had no partner either
+        text = "".join(ch for index, ch in enumerate(text) if index not in drop)
     return text
 
 

@@ -206,9 +206,6 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
         for found, label in placeholders_in(section.text):
             findings.append(Finding("placeholder", f"section {section.position} '{section.title}' has an unresolved "
                                     f"{label}: {_quote(found)}", "error", section.position, section.title))
-
-    findings += _echo_and_repetition(template, session)
-    for section in session.sections:
         current = section.current
         guessed = current.stats.get("unsupported") if current is not None and current.source == "generated" else None
         if guessed:
@@ -216,6 +213,8 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
                 "unsupported", f"section {section.position} '{section.title}' says what nothing given in the "
                 f"document supports (the model's guess; check it or give the facts): {_quote(guessed[0], 60)}",
                 "warning", section.position, section.title))
+
+    findings += _echo_and_repetition(template, session)
 
     heading = render_text(template, template.heading, session.values) if template.heading else ""
     for found, label in placeholders_in(heading):
