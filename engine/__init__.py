@@ -18,6 +18,7 @@ _PUBLIC = {
     "EngineState": "engine.state", "fresh_state": "engine.state", "forget_state": "engine.state",
     "warmed_state": "engine.state", "lessons": "engine.state", "cost_profile": "engine.adaptive", "CostProfile": "engine.adaptive",
     "forward_costs": "engine.forward_cost", "baseline_tok_s": "engine.adaptive",
+    "Dense": "engine.dense", "apply_dense": "engine.dense", "pack_dense": "engine.dense",
     "ModelNotFound": "engine.errors", "UserError": "engine.errors",
     "Migration": "engine.database", "migrate": "engine.database", "open_db": "engine.database",
     "cache_dir": "engine.paths", "data_dir": "engine.paths", "database_path": "engine.paths",

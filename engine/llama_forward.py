@@ -12,7 +12,8 @@ into the query-length axis, so one SDPA call per layer attends [n_kv, group * wi
 queries to [n_kv, length, head_dim] keys; the mask is tiled `group` times instead of the cache.
 
 The fused weights are built once; HF's q/k/v and gate/up Linear layers are pointed at views of
-them, so the fallback path and ours share one copy of every weight.
+them, so the fallback path and ours share one copy of every weight. Where fp16 storage is faster
+(engine.dense), each dense layer also has an fp16 copy, and the fp32 weights hold the same values.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from engine.dense import Dense, apply_dense, pack_dense, round_to_fp16
 
 SUPPORTED = ("llama", "qwen2", "mistral")
 STATIC_ROPE = ("default", "linear", "llama3")  # cos/sin depend on the position only
@@ -52,13 +55,11 @@ class Shape:
 @dataclass(frozen=True)
 class Layer:
     attn_norm: torch.Tensor
-    qkv: torch.Tensor  # [q + 2 kv, hidden]
-    qkv_bias: torch.Tensor | None
-    out: torch.Tensor
-    out_bias: torch.Tensor | None
+    qkv: Dense  # [q + 2 kv, hidden]
+    out: Dense
     mlp_norm: torch.Tensor
-    gate_up: torch.Tensor  # [2 intermediate, hidden]
-    down: torch.Tensor
+    gate_up: Dense  # [2 intermediate, hidden]
+    down: Dense
     window: int | None  # sliding-window attention span, None = full
 
 
@@ -68,7 +69,7 @@ class Weights:
     embed: torch.Tensor
     layers: tuple[Layer, ...]
     norm: torch.Tensor
-    lm_head: torch.Tensor
+    lm_head: Dense
     cos: torch.Tensor  # [max_positions, head_dim], HF's own rotary values
     sin: torch.Tensor  # with its first half negated: rotate-half becomes one roll (see rotate)
 
@@ -104,8 +105,10 @@ def _window(config, index: int) -> int | None:
 
 
 @torch.no_grad()
-def extract(model: torch.nn.Module) -> Weights:
-    """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them)."""
+def extract(model: torch.nn.Module, fp16: bool = False) -> Weights:
+    """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them).
+    With fp16, the dense layers also get fp16 copies (engine.dense), and the HF weights are rounded
+    to the same values so both forwards read one model."""
     config, inner = model.config, model.model
     attn0 = inner.layers[0].self_attn
     head_dim = int(attn0.head_dim)
@@ -119,15 +122,22 @@ def extract(model: torch.nn.Module) -> Weights:
         if attn.q_proj.bias is not None:
             bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
         gate_up = _fuse(mlp.gate_proj, mlp.up_proj)
-        layers.append(Layer(block.input_layernorm.weight, qkv, bias, attn.o_proj.weight, attn.o_proj.bias,
-                            block.post_attention_layernorm.weight, gate_up, mlp.down_proj.weight,
-                            _window(config, index)))
+        dense = [(qkv, bias), (attn.o_proj.weight, attn.o_proj.bias), (gate_up, None), (mlp.down_proj.weight, None)]
+        if fp16:
+            for weight, _bias in dense:
+                round_to_fp16(weight)
+        packed = [pack_dense(weight, b, fp16) for weight, b in dense]
+        layers.append(Layer(block.input_layernorm.weight, packed[0], packed[1], block.post_attention_layernorm.weight,
+                            packed[2], packed[3], _window(config, index)))
     embed = inner.embed_tokens.weight
     positions = torch.arange(shape.max_positions, device=embed.device)[None]
     cos, sin = inner.rotary_emb(embed[:1], positions)
     sin = sin[0].clone()
     sin[:, :head_dim // 2].neg_()  # negation is exact, so this is bit-identical to HF's rotate_half
-    return Weights(shape, embed, tuple(layers), inner.norm.weight, model.lm_head.weight, cos[0], sin)
+    if fp16:
+        round_to_fp16(model.lm_head.weight)  # often tied to the embeddings: they are rounded too, as HF reads them
+    return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16),
+                   cos[0], sin)
 
 
 def _fuse(*linears: torch.nn.Linear) -> torch.Tensor:
@@ -248,7 +258,7 @@ def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, c
     ([2, kv_heads, capacity, d], this layer's slice of the cache)."""
     width = x.shape[0]
     h = rms_norm(x, layer.attn_norm, shape.eps)
-    qkv = F.linear(h, layer.qkv, layer.qkv_bias)
+    qkv = apply_dense(h, layer.qkv)
     # q and k sit side by side in qkv: rotate both in one pass
     qk = rotate(qkv[:, :shape.q_size + shape.kv_size].view(width, shape.heads + shape.kv_heads, shape.head_dim),
                 cos, sin)
@@ -258,10 +268,10 @@ def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, c
     kv[0, :, start:end] = k.transpose(0, 1)
     kv[1, :, start:end] = v.view(width, shape.kv_heads, shape.head_dim).transpose(0, 1)
     attn = attend(q, kv[0, :, :end], kv[1, :, :end], mask, shape)
-    x = x + F.linear(attn, layer.out, layer.out_bias)
+    x = x + apply_dense(attn, layer.out)
     h = rms_norm(x, layer.mlp_norm, shape.eps)
-    gate, up = F.linear(h, layer.gate_up).chunk(2, dim=-1)
-    return x + F.linear(F.silu(gate) * up, layer.down)
+    gate, up = apply_dense(h, layer.gate_up).chunk(2, dim=-1)
+    return x + apply_dense(F.silu(gate) * up, layer.down)
 
 
 def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.Tensor,
@@ -280,7 +290,7 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
     cache.length = start + width
     if keep:
         x = x[-keep:]
-    return F.linear(rms_norm(x, weights.norm, shape.eps), weights.lm_head)
+    return apply_dense(rms_norm(x, weights.norm, shape.eps), weights.lm_head)
 
 
 def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor, window: int | None,

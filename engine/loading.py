@@ -50,6 +50,9 @@ class LoadedModel:
     state: EngineState = field(default_factory=EngineState)
     # measured forward costs by profile key (device, dtype, threads, forward): a device fact
     profiles: dict[str, Any] = field(default_factory=dict)
+    # "fp32": the weights as loaded; "fp16": our forward reads fp16 copies (fp32 arithmetic, see
+    # engine.dense); "auto": fp16 where measured faster on this CPU when our forward is built
+    weights: str = "fp32"
     _own: Any = field(default=None, repr=False)
 
     @property
@@ -62,8 +65,40 @@ class LoadedModel:
             reason = llama_forward.unsupported_reason(self.model)
             if self.forward == "own" and reason:
                 raise UserError(f"this model cannot run on draftpad's own forward: {reason}")
-            self._own = llama_forward.extract(self.model) if use and reason is None else False
+            from engine.dense import fp16_available
+
+            self._own = False
+            if self.weights != "fp32" and not (use and reason is None and fp16_available()):
+                self.weights = "fp32"  # transformers runs it as loaded, or no fp16 kernel here
+            if use and reason is None:
+                self._own = llama_forward.extract(self.model, fp16=self.weights != "fp32")
+                if self.weights == "auto":
+                    self._settle_weights(llama_forward)
         return self._own or None
+
+    def _settle_weights(self, llama_forward: Any) -> None:
+        """Keep the fp16 copies only if measured faster on this machine (once, then remembered on
+        disk: a busy moment should not flip the choice from one session to the next); else rebuild
+        the weights as fp32 (their values stay rounded to fp16, so the text does not depend on
+        which was faster)."""
+        import json
+
+        from engine.dense import fp16_is_faster
+        from engine.paths import cache_dir
+
+        key = hashlib.sha256(f"{self.identity}|{self.device}|{torch.get_num_threads()}|{torch.__version__}"
+                             .encode()).hexdigest()[:20]
+        path = cache_dir("adaptive") / f"weights-{key}.json"
+        try:
+            faster = bool(json.loads(path.read_text())["fp16_faster"])
+        except (OSError, ValueError, KeyError, TypeError):
+            faster = fp16_is_faster([layer.gate_up for layer in self._own.layers])
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"fp16_faster": faster}))
+            os.replace(tmp, path)
+        self.weights = "fp16" if faster else "fp32"
+        if not faster:
+            self._own = llama_forward.extract(self.model, fp16=False)
 
     @property
     def forward_name(self) -> str:
@@ -140,9 +175,19 @@ DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat1
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.float32 if device.type == "cpu" else torch.bfloat16
+    if name == "fp16w":
+        return torch.float32
     if name not in DTYPES:
-        raise UserError(f"unknown dtype '{name}' (choose auto, fp32, bf16 or fp16)")
+        raise UserError(f"unknown dtype '{name}' (choose auto, fp32, fp16w, bf16 or fp16)")
     return DTYPES[name]
+
+
+def pick_weights(name: str, device: torch.device) -> str:
+    """How our forward holds fp32 weights: "fp16w" asks for fp16 copies, "auto" on a CPU measures
+    whether they are faster (engine.dense), anything else keeps the weights as loaded."""
+    if name == "fp16w":
+        return "fp16"
+    return "auto" if name == "auto" and device.type == "cpu" else "fp32"
 
 
 def _gguf_cache_folder(resolved: ResolvedSpec) -> Path:
@@ -230,6 +275,8 @@ def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "aut
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelNotFound(f"could not load model '{spec}' from {where}: {first}") from exc
     model.to(target_device).eval()
-    lm = LoadedModel(model, tokenizer, resolved, target_device, target_dtype, time.perf_counter() - started, forward)
+    lm = LoadedModel(model, tokenizer, resolved, target_device, target_dtype, time.perf_counter() - started, forward,
+                     weights=pick_weights(dtype, target_device))
     lm.own_weights  # fuse the weights now, not inside the first timed generation
+    lm.load_seconds = time.perf_counter() - started
     return lm

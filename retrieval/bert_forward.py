@@ -1,12 +1,14 @@
-"""A lean forward for the BERT encoder under all-MiniLM-L6-v2: the same arithmetic as
-transformers' BertModel, without its per-module Python.
+"""A lean forward for the BERT encoder under all-MiniLM-L6-v2: transformers' BertModel without
+its per-module Python, and with its dense weights held in half precision where fbgemm can use them.
 
 A search embeds one short query: about 17 tokens, some 350 MFLOP. On one core of this CPU its
-matmuls take 10-12 ms (the 42 MB of layer weights do not stay in cache between queries, so they are
-read from memory each time); HF's forward added ~8 ms of module calls, wrappers and mask building
-on top. Here a layer is four matmuls (query, key and value fused into one), one attention call,
-two layer norms.
-Bulk imports (32 chunks of ~120 tokens) are matmul-bound either way and get the same vectors.
+fp32 matmuls took 13-18 ms: the 42 MB of layer weights do not fit the 32 MB L3, so every query
+reads them from memory; HF's forward added ~8 ms of module calls, wrappers and mask building on
+top. Here a layer is four matmuls (query, key and value fused into one), one attention call, two
+layer norms; and fbgemm's fp16 linear (engine's Dense) keeps the weights as 21 MB of fp16, which
+stay in cache, widening them to fp32 inside the kernel (the arithmetic stays fp32): 9-12 ms a
+query, vectors at cosine >= 0.99999 to the fp32 ones. Bulk imports (32 chunks of ~120 tokens) are compute-bound and
+run at the same speed either way.
 """
 
 from __future__ import annotations
@@ -16,18 +18,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from engine import Dense, apply_dense, pack_dense
+
 
 @dataclass(frozen=True)
 class Layer:
-    qkv_w: torch.Tensor  # [3d, d]: query, key and value stacked, one matmul
-    qkv_b: torch.Tensor
-    out_w: torch.Tensor
-    out_b: torch.Tensor
+    qkv: Dense  # [3d, d]: query, key and value stacked, one matmul
+    out: Dense
     ln1: tuple[torch.Tensor, torch.Tensor]
-    up_w: torch.Tensor
-    up_b: torch.Tensor
-    down_w: torch.Tensor
-    down_b: torch.Tensor
+    up: Dense
+    down: Dense
     ln2: tuple[torch.Tensor, torch.Tensor]
 
 
@@ -53,9 +53,10 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
-def extract(model) -> Weights | None:
-    """The encoder's weights (shared, not copied, except the fused qkv), or None for a model this
-    forward does not cover; the caller then keeps the transformers forward."""
+def extract(model, fp16_weights: bool = True) -> Weights | None:
+    """The encoder's weights (shared, not copied, except the fused qkv and the fp16 copies), or
+    None for a model this forward does not cover; the caller then keeps the transformers forward.
+    fp16_weights=False keeps transformers' exact fp32 arithmetic."""
     if unsupported_reason(model) is not None:
         return None
     emb, config = model.embeddings, model.config
@@ -63,17 +64,16 @@ def extract(model) -> Weights | None:
     def norm(module) -> tuple[torch.Tensor, torch.Tensor]:
         return module.weight.detach(), module.bias.detach()
 
+    def dense(module) -> Dense:
+        return pack_dense(module.weight, module.bias, fp16_weights)
+
     layers = []
     for layer in model.encoder.layer:
         att = layer.attention.self
-        layers.append(Layer(
-            torch.cat([att.query.weight, att.key.weight, att.value.weight]).detach(),
-            torch.cat([att.query.bias, att.key.bias, att.value.bias]).detach(),
-            layer.attention.output.dense.weight.detach(), layer.attention.output.dense.bias.detach(),
-            norm(layer.attention.output.LayerNorm),
-            layer.intermediate.dense.weight.detach(), layer.intermediate.dense.bias.detach(),
-            layer.output.dense.weight.detach(), layer.output.dense.bias.detach(),
-            norm(layer.output.LayerNorm)))
+        qkv = pack_dense(torch.cat([att.query.weight, att.key.weight, att.value.weight]),
+                       torch.cat([att.query.bias, att.key.bias, att.value.bias]), fp16_weights)
+        layers.append(Layer(qkv, dense(layer.attention.output.dense), norm(layer.attention.output.LayerNorm),
+                            dense(layer.intermediate.dense), dense(layer.output.dense), norm(layer.output.LayerNorm)))
     return Weights(emb.word_embeddings.weight.detach(), emb.position_embeddings.weight.detach(),
                    emb.token_type_embeddings.weight.detach(), norm(emb.LayerNorm), float(config.layer_norm_eps),
                    int(config.num_attention_heads), tuple(layers))
@@ -85,9 +85,9 @@ def layer_norm(x: torch.Tensor, ln: tuple[torch.Tensor, torch.Tensor], eps: floa
 
 def attention(x: torch.Tensor, layer: Layer, keep: torch.Tensor | None, heads: int) -> torch.Tensor:
     b, t, d = x.shape
-    q, k, v = F.linear(x, layer.qkv_w, layer.qkv_b).view(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+    q, k, v = apply_dense(x, layer.qkv).view(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-    return F.linear(out.transpose(1, 2).reshape(b, t, d), layer.out_w, layer.out_b)
+    return apply_dense(out.transpose(1, 2).reshape(b, t, d), layer.out)
 
 
 def encode(w: Weights, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -99,8 +99,7 @@ def encode(w: Weights, input_ids: torch.Tensor, attention_mask: torch.Tensor) ->
     keep = None if bool(attention_mask.all()) else attention_mask.bool()[:, None, None, :]
     for layer in w.layers:
         x = layer_norm(x + attention(x, layer, keep, w.heads), layer.ln1, w.eps)
-        hidden = F.gelu(F.linear(x, layer.up_w, layer.up_b))
-        x = layer_norm(x + F.linear(hidden, layer.down_w, layer.down_b), layer.ln2, w.eps)
+        x = layer_norm(x + apply_dense(F.gelu(apply_dense(x, layer.up)), layer.down), layer.ln2, w.eps)
     return x
 
 

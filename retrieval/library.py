@@ -557,7 +557,9 @@ class Library:
                        limit: int) -> tuple[dict[int, float], float]:
         """({section id: its best chunk's cosine} for the nearest chunks, best first; the lowest
         cosine seen): a document none of whose chunks came back is taken to score at most that."""
-        want = limit * (6 if allowed is not None else 3)
+        # Long legal sections hold many chunks each: 3 chunks per wanted section left a fifth of
+        # the corpus queries short, and a second search costs more than a deeper first one.
+        want = limit * (18 if allowed is not None else 9)
         best: dict[int, float] = {}
         floor = 0.0
         for _attempt in range(3):

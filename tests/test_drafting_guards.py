@@ -102,7 +102,7 @@ def test_a_looping_draft_is_stopped_and_stored_once(scripted) -> None:
     fake = scripted(LOOP)
     sid = drafting.new_session("adr-nygard", values=ADR).id
     section = adr_section(sid, "Decision")
-    result = drafting.draft_section(sid, section.id, object())
+    result = drafting.draft_section(sid, section.id, object(), extend=True)
     text = result.version.text
     assert text.lower().count("it keeps every note in one file.") == 1  # lower case inside "We chose this because"
     assert result.version.stats["repetition_stop"] == "repeated sentence"
@@ -112,7 +112,7 @@ def test_a_looping_draft_is_stopped_and_stored_once(scripted) -> None:
 def test_echoed_instructions_never_reach_the_document(scripted) -> None:
     scripted(ECHO)
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    text = drafting.draft_section(sid, adr_section(sid, "Context").id, object()).version.text
+    text = drafting.draft_section(sid, adr_section(sid, "Context").id, object(), extend=True).version.text
     assert prompts.PLAIN_RULE not in text and "because the database file is easy to back up." in text
     assert not [f for f in drafting.validate(sid) if f.code == "echo"]
 
@@ -120,7 +120,7 @@ def test_echoed_instructions_never_reach_the_document(scripted) -> None:
 def test_a_degenerate_draft_gets_one_seeded_sampled_retry(scripted) -> None:
     fake = scripted("Notes. Notes.", "SQLite gives atomic writes and fast full-text search for every note.")
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
     assert len(fake.calls) == 2
     first, second = (c["config"] for c in fake.calls)
     assert first.temperature == 0.0 and second.temperature > 0 and second.seed == guards.RETRY_SEED
@@ -132,14 +132,14 @@ def test_a_cancelled_draft_is_not_retried(scripted) -> None:
     cancel = threading.Event()
     cancel.set()
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), cancel=cancel)
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), cancel=cancel, extend=True)
     assert result.cancelled and len(fake.calls) == 1
 
 
 def test_continuation_prompt_is_the_document_so_far_without_instructions(scripted) -> None:
     fake = scripted("It also keeps search fast.")
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
     prompt = fake.calls[0]["prompt"]
     assert isinstance(prompt, str)
     assert prompt.startswith("# Use SQLite for notes\n\n## Status\n\nAccepted\n\n## Context\n\n")
@@ -259,7 +259,7 @@ def test_a_retry_leaves_out_the_earlier_prose_it_copied_and_no_lead_in_dangles(s
     sid = drafting.new_session("adr-nygard", values=ADR).id
     drafting.edit_section(sid, adr_section(sid, "Context").id,
                           f"{ADR['context']}\n\nThis matters because of the way we store data.")
-    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
     first, retry = (call["prompt"] for call in fake.calls)
     assert "of the way we store data" in first and "of the way we store data" not in retry
     assert result.version.text == ADR["decision"]  # no "We chose this because" left hanging
@@ -336,7 +336,7 @@ def test_a_required_section_with_nothing_grounded_keeps_its_text_and_validate_as
 def test_an_invented_sentence_does_not_reach_the_document(scripted) -> None:
     scripted("SQLite keeps every note in one file. We chose to use MongoDB for the mobile game.")
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
     assert "MongoDB" not in result.version.text and "SQLite keeps every note in one file." in result.version.text
     assert result.version.stats["dropped_sentences"] == 1
 
@@ -356,7 +356,7 @@ def test_a_sentence_mostly_said_before_is_dropped_and_a_list_item_is_not_said_ag
 def test_a_section_with_its_gist_drops_ungrounded_prose_rather_than_keeping_it(scripted) -> None:
     scripted("it is not possible to create a full-fledged tool.")
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    version = drafting.draft_section(sid, adr_section(sid, "Context").id, object()).version
+    version = drafting.draft_section(sid, adr_section(sid, "Context").id, object(), extend=True).version
     assert version.text == ADR["context"] and "unsupported" not in version.stats
 
 
@@ -364,10 +364,47 @@ def test_the_models_prose_elsewhere_grounds_nothing_but_the_persons_text_does(sc
     scripted("SQLite keeps every note and the widget combination in one file.",
              "The widget combination stays small.")
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    drafting.draft_section(sid, adr_section(sid, "Decision").id, object())
+    drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
     consequences = adr_section(sid, "Consequences")
     first = drafting.draft_section(sid, consequences.id, object()).version
     assert first.stats.get("unsupported")  # "widget" came from the model's Decision prose only
     drafting.edit_section(sid, adr_section(sid, "Decision").id, "We store notes and widgets in one SQLite file.")
     again = drafting.draft_section(sid, consequences.id, object()).version
     assert "unsupported" not in again.stats and "widget combination" in again.text
+
+
+def test_a_sentence_that_negates_a_fact_is_caught_but_one_that_negates_the_old_situation_is_not() -> None:
+    decision = "Store all notes in one SQLite database per user with WAL and FTS5 for search."
+    said = "we will no longer be able to store notes in a single SQLite database per user."
+    assert guards.contradicting_sentences(said, [decision]) == [said]
+    assert guards.contradicting_sentences("Backups must copy the database file, not a folder of notes.", [decision]) == []
+    assert guards.contradicting_sentences("Search over all notes becomes one query.", [decision]) == []
+    assert "context" in guards.SITUATION_FIELDS  # "We will not keep notes as JSON files" negates the context, rightly
+
+
+NOTES_ADR = {"title": "Use SQLite for notes", "context": "Notes are JSON files; search is slow.",
+             "decision": "Store all notes in one SQLite database per user with WAL and FTS5 for search."}
+
+
+def consequences_written_as(scripted, text: str) -> tuple[int, object]:
+    """(session id, the Consequences version) of a notes ADR whose model answers `text`."""
+    scripted(text)
+    sid = drafting.new_session("adr-nygard", values=NOTES_ADR).id
+    return sid, drafting.draft_section(sid, adr_section(sid, "Consequences").id, object()).version
+
+
+def test_a_consequence_that_contradicts_the_decision_is_dropped_or_flagged(scripted) -> None:
+    sid, version = consequences_written_as(
+        scripted, "we will no longer be able to store notes in a single SQLite database per user.")
+    # the required section keeps the text rather than stay empty, and says why it should be checked
+    assert version.stats.get("unsupported") == [
+        "we will no longer be able to store notes in a single SQLite database per user."]
+    findings = drafting.validate(sid)
+    assert any(f.code == "unsupported" and "opposite of a fact" in f.message for f in findings)
+
+
+def test_a_section_the_model_wrote_from_no_fact_is_named_by_validate_as_its_guess(scripted) -> None:
+    sid, version = consequences_written_as(scripted, "Search over all notes becomes one SQLite query.")
+    assert version.stats.get("from_no_fact") and "unsupported" not in version.stats
+    guessed = [f for f in drafting.validate(sid) if f.code == "guessed"]
+    assert len(guessed) == 1 and guessed[0].severity == "warning" and "Consequences" in guessed[0].message

@@ -26,7 +26,7 @@ def test_forward_cost_table_against_the_linear_floor(tiny_model_dir: Path, tmp_p
     assert "own/floor" in table and "HF/floor" in table
     rows = json.loads(out.read_text())["forward_cost"]
     assert [r["width"] for r in rows] == [1, 4, 16, 32]
-    assert all(r["floor_ms"] > 0 and r["own_ms"] > 0 and r["hf_ms"] > 0 for r in rows)
+    assert all(r["floor_ms"] > 0 and r["own_ms"] > 0 and r["hf_ms"] > 0 and r["own_floor_ms"] > 0 for r in rows)
 
 
 def test_prefix_reuse_reuses_all_but_the_new_word(tiny_model_dir: Path, tmp_path: Path,

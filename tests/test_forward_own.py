@@ -49,8 +49,8 @@ def family_dirs(tiny_model_dirs: dict[str, Path], tmp_path_factory: pytest.TempP
 
 @pytest.fixture(scope="module")
 def pairs(family_dirs) -> dict[str, tuple[engine.LoadedModel, engine.LoadedModel]]:
-    """(ours, HF) for each architecture of the family."""
-    return {arch: (engine.load_model(str(d), forward="own"), engine.load_model(str(d), forward="hf"))
+    """(ours, HF) for each architecture of the family, both on the weights as loaded (fp32)."""
+    return {arch: (engine.load_model(str(d), forward="own", dtype="fp32"), engine.load_model(str(d), forward="hf"))
             for arch, d in family_dirs.items()}
 
 
@@ -117,6 +117,46 @@ def test_every_method_on_our_forward_equals_transformers_greedy(pairs, arch: str
             out.extend(decoder.step())
         cut = next((i for i, t in enumerate(out) if t in ours.eos_token_ids), 32)
         assert out[:cut] == expected, (arch, trial)
+
+
+@pytest.mark.parametrize("arch", FAMILY)
+def test_with_fp16_weights_every_method_equals_greedy_on_the_same_weights(family_dirs, arch: str) -> None:
+    """fp16 copies of the weights (fp32 arithmetic): HF's fp32 weights are rounded to the same
+    values, so its greedy decoding is the reference, and every method must give its tokens."""
+    from engine.dense import fp16_available
+
+    if not fp16_available():
+        pytest.skip("no fbgemm on this CPU")
+    lm = engine.load_model(str(family_dirs[arch]), dtype="fp16w")
+    layer = lm.own_weights.layers[0]
+    assert lm.weights == "fp16" and layer.gate_up.fp16 is not None
+    assert torch.equal(layer.gate_up.weight, layer.gate_up.weight.half().float())  # HF reads the rounded values
+    rng = random.Random(f"{arch}-fp16")
+    for trial in range(4):
+        ids = random_prompt(rng, lm.vocab_size)
+        _seq, logits = prefill(lm, ids, reuse=False)
+        with torch.inference_mode():
+            torch.testing.assert_close(logits, lm.model(torch.tensor([ids])).logits[0, -1], rtol=1e-4, atol=1e-4)
+        expected = reference_greedy(lm, ids, 32)
+        for method in ("greedy", "recycling", "auto"):
+            got = generate(lm, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
+            assert got.token_ids == expected, (arch, trial, method)
+
+
+def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import dense
+
+    for faster in (True, False):
+        monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path / f"cache-{faster}"))
+        monkeypatch.setattr(dense, "fp16_is_faster", lambda layers, faster=faster: faster)
+        lm = engine.load_model(str(family_dirs["llama"]))
+        assert lm.weights == ("fp16" if faster and dense.fp16_available() else "fp32")
+        assert (lm.own_weights.lm_head.fp16 is not None) == (lm.weights == "fp16")
+    # a later session on this machine keeps the measured choice, whatever a busy moment would say
+    monkeypatch.setattr(dense, "fp16_is_faster", lambda layers: True)
+    assert engine.load_model(str(family_dirs["llama"])).weights == "fp32"
+    assert engine.load_model(str(family_dirs["llama"]), forward="hf").weights == "fp32"
 
 
 def test_cache_after_tree_acceptance_equals_a_fresh_prefill(pairs) -> None:

@@ -94,6 +94,21 @@ def test_pdf_without_title_metadata_takes_its_first_line():
     assert doc.sections[0].text.startswith("This agreement is made at Pune")
 
 
+def test_a_title_repeated_as_the_running_head_of_every_page_is_still_the_title():
+    pdf = fpdf.FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for number in range(1, 5):
+        pdf.add_page()
+        pdf.cell(text="Shared Storage Guide", new_x="LMARGIN", new_y="NEXT")  # the running head
+        if number == 1:
+            pdf.cell(text="Platform Group", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(text=f"{number}. Chapter {number}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, "Volumes are mounted read-only unless the job asks for write access. " * 4)
+    doc = parse_bytes(Path("x/guide.pdf"), bytes(pdf.output()))
+    assert doc.title == "Shared Storage Guide"
+    assert [s.heading for s in doc.sections if s.heading][:2] == ["1. Chapter 1", "2. Chapter 2"]
+
+
 def test_scanned_pdf_is_reported_as_such(tmp_path: Path):
     with pytest.raises(Skip, match="scanned PDF: its 2 pages hold images"):
         parse_bytes(Path("x/affidavit.pdf"), scanned_pdf(tmp_path))

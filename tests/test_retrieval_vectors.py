@@ -22,8 +22,15 @@ def test_flat_index_finds_exact_neighbours_and_keeps_ids(tmp_path: Path):
     index.rebuild(vecs, ids)
     assert index_kind(index.index) == "flat"
     scores, found = index.search(vecs[7], 3)
-    assert found[0] == 107 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert found[0] == 107 and scores[0] == pytest.approx(1.0, abs=1e-3)  # stored as fp16
     assert sorted(index.ids().tolist()) == ids.tolist()
+
+
+def test_an_fp32_flat_index_from_an_older_version_no_longer_matches_its_kind_so_opening_rebuilds_it():
+    import faiss
+
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(16))
+    assert index_kind(old) == "flat-fp32" != vectors.choose_kind(10)
 
 
 def test_large_index_switches_to_ivf_and_still_finds_neighbours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

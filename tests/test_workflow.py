@@ -91,16 +91,33 @@ def test_draft_all_stores_every_section_with_stats_and_reference_texts(tiny_lm, 
                                                      "decision": "Store events in PostgreSQL."}).id
     seen: list[int] = []
     results = drafting.draft_all(sid, tiny_lm, on_section=lambda n, s: seen.append(n), max_new_tokens=8)
-    assert seen == [1, 2, 3, 4] and [r.used_model for r in results] == [False, True, True, True]
-    # One call per model-written section, and a second for a section whose first draft was unusable.
-    assert 3 <= len(calls) <= 6 and all(c["config"].max_new_tokens == 8 for c in calls)
-    assert calls[0]["reference_texts"][0] == "Example adr section for Context."
+    # Status is fixed wording; Context and Decision are the person's facts, which the embedded
+    # model is not asked to pad; only Consequences, with none given, is the model's.
+    assert seen == [1, 2, 3, 4] and [r.used_model for r in results] == [False, False, False, True]
+    # One call for the model-written section, and a second if its first draft was unusable.
+    assert 1 <= len(calls) <= 2 and all(c["config"].max_new_tokens == 8 for c in calls)
+    assert calls[0]["reference_texts"][0] == "Example adr section for Consequences."
     assert "Store events in PostgreSQL." in calls[0]["reference_texts"]
     session = drafting.get_session(sid)
-    assert session.section(2).text.startswith("Flat files lose events.")  # the fixed part of a mixed section
-    stats = session.section(3).current.stats
-    assert stats["new_tokens"] <= 8 and stats["examples"] == 1 and session.section(3).current.model
+    assert session.section(2).text == "Flat files lose events."  # no dangling "This matters because"
+    assert session.section(2).current.method == drafting.FROM_FACTS and session.section(2).current.source == "fixed"
+    stats = session.section(4).current.stats
+    assert stats["new_tokens"] <= 8 and stats["examples"] == 1 and session.section(4).current.model
     assert drafting.draft_all(sid, tiny_lm, max_new_tokens=8) == []  # nothing left to draft
+    # Asked to, the model adds to the facts, which stay first.
+    extended = drafting.draft_section(sid, session.section(3).id, tiny_lm, max_new_tokens=8, extend=True)
+    assert extended.used_model and extended.version.text.startswith("Store events in PostgreSQL.")
+    assert len(calls) >= 2 and calls[-1]["reference_texts"][0] == "Example adr section for Decision."
+
+
+def test_a_section_written_from_facts_follows_a_changed_fact_unless_the_person_edited_it(tiny_lm):
+    sid = drafting.new_session("adr-nygard", values={"title": "T", "context": "Old context.", "decision": "Old."}).id
+    drafting.draft_all(sid, tiny_lm, max_new_tokens=4, use_library=False)
+    decision = drafting.get_session(sid).section(3).id
+    drafting.edit_section(sid, decision, "My own decision text.")
+    session = drafting.set_values(sid, {"context": "New context.", "decision": "New."})
+    assert session.section(2).text == "New context." and session.section(2).current.method == drafting.FROM_FACTS
+    assert session.section(3).text == "My own decision text."
 
 
 def test_cancel_stops_draft_all_and_keeps_what_was_written(tiny_lm):
@@ -112,7 +129,7 @@ def test_cancel_stops_draft_all_and_keeps_what_was_written(tiny_lm):
             cancel.set()
 
     results = drafting.draft_all(sid, tiny_lm, on_section=stop_after_first, cancel=cancel, max_new_tokens=8,
-                                 use_library=False)
+                                 use_library=False, extend=True)
     assert [r.position for r in results] == [1, 2] and results[1].cancelled and results[1].version is None
     assert [s.status for s in drafting.get_session(sid).sections] == ["drafted", "planned", "planned", "planned"]
 

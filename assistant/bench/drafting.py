@@ -8,6 +8,10 @@ same model in one run:
 - `naive`: one chat prompt asking the same model for the whole document with the same facts; no
   template, no retrieval.
 
+ROUGE-L and similarity compare the sections drafted for the document (by the model, or written
+from the person's facts where the model is not asked to add to them) with the reference's matching
+sections; a template's fixed wording is not compared, for either system.
+
 Leave-one-out: the corpus library is built once (cached under `DRAFTPAD_CACHE`, keyed by the
 corpus's files) and each case runs in a fresh temporary DRAFTPAD_HOME holding a copy of it from
 which the reference document has been removed, so no case can see another case's changes.
@@ -243,7 +247,9 @@ class _Covered:
 class DraftSection:
     title: str
     text: str
-    generated: bool  # written by the model (fixed wording from a template is not)
+    # drafted for this document, by the model or from the person's facts; a template's fixed
+    # wording ("Status: Accepted", a standard clause) is not, and is not compared with the reference
+    generated: bool
     template_key: str = ""  # the template section it is, "" for one the planner (or the model) added
     prompts: list[str] = field(default_factory=list)  # the prompts that produced it
 
@@ -437,7 +443,8 @@ def run_draftpad(lm: object, case: DraftingCase, template: object, section_token
         out = Path(core.export(session.id, "md", Path(folder) / "draft.md"))
         markdown = out.read_text(encoding="utf-8")
     session = core.get_session(session.id)
-    sections = [DraftSection(s.title, s.text, bool(s.current and s.current.source == "generated"), s.key)
+    sections = [DraftSection(s.title, s.text, bool(s.current and (s.current.source == "generated"
+                                                                  or s.current.method == core.FROM_FACTS)), s.key)
                 for s in session.sections]
 
     # The session's model calls, each with what its prompt may rightly hold besides the library:
@@ -448,7 +455,7 @@ def run_draftpad(lm: object, case: DraftingCase, template: object, section_token
         entries = [e for e in log.recent(100_000) if e.session_id == session.id]
     finally:
         log.close()
-    if not entries and any(s.generated for s in sections):
+    if not entries and any(s.current and s.current.source == "generated" for s in session.sections):
         raise UserError("bench --drafting: the generation log holds no prompt of the session, so echo cannot be "
                         "measured (is logging switched off in the code?)")
     prompts = []

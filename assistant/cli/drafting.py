@@ -198,12 +198,14 @@ def cmd_outline(args: argparse.Namespace) -> int:
 
 def cmd_draft(args: argparse.Namespace) -> int:
     from assistant import drafting
+    from assistant.cli.options import server_settings_for
 
     session = drafting.get_session(args.id)
     if not args.all and args.section is None:
         raise UserError("say which: --section N or --all")
     section_id = session.section(args.section).id if args.section is not None else None
-    lm = _load(args) if args.all or drafting.needs_model(args.id, section_id) else None
+    extend = args.extend or server_settings_for(args) is not None  # a server's model is a larger one
+    lm = _load(args) if args.all or drafting.needs_model(args.id, section_id, extend) else None
     stream = None if args.quiet else (lambda chunk: print(chunk, end="", flush=True))
 
     def heading(position: int, section: object) -> None:
@@ -216,11 +218,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
         if args.all:
             results = drafting.draft_all(args.id, lm, only_planned=not args.redraft, on_section=heading,
                                          on_text=stream, cancel=cancel, max_new_tokens=args.max_new_tokens,
-                                         use_library=not args.no_library)
+                                         use_library=not args.no_library, extend=args.extend or None)
         else:
             heading(args.section, session.section(args.section))
             results = [drafting.draft_section(args.id, section_id, lm, on_text=stream, cancel=cancel,
-                                              max_new_tokens=args.max_new_tokens, use_library=not args.no_library)]
+                                              max_new_tokens=args.max_new_tokens, use_library=not args.no_library,
+                                              extend=args.extend or None)]
     if not args.quiet:
         _out()
     for r in results:
@@ -235,7 +238,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
             continue
         stats = r.version.stats
         detail = (f"{stats.get('new_tokens', 0)} tokens, {stats.get('tok_s', 0)} tok/s, {stats.get('examples', 0)} examples"
-                  if r.used_model else "from the template")
+                  if r.used_model else "from your facts (--extend: the model adds to them)"
+                  if r.version.method == drafting.FROM_FACTS else "from the template")
         print(f"draftpad: section {r.position} '{r.title}' v{r.version.version}: {detail}", file=sys.stderr)
     if not results:
         print("draftpad: nothing to draft (every section has text; use --redraft or --section N)", file=sys.stderr)
@@ -418,6 +422,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--redraft", action="store_true", help="with --all: also redraft sections that have text")
     p.add_argument("--max-new-tokens", type=int, help="per section (default: the template's, else 200)")
     p.add_argument("--no-library", action="store_true", help="draft without retrieved examples")
+    p.add_argument("--extend", action="store_true",
+                   help="let the model add to sections whose facts you gave (default: only with a server's model; "
+                        "the embedded model's additions are rarely worth keeping)")
     p.add_argument("--quiet", action="store_true", help="do not stream the text")
     add_model_options(p)
     p.set_defaults(func=cmd_draft)

@@ -99,7 +99,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         from engine import load_model
 
         lm = load_model(args.model, args.device, args.dtype)
-        rows.append(("model loaded", f"{type(lm.model).__name__}, vocab {lm.vocab_size}, {lm.load_seconds:.1f} s"))
+        rows.append(("model loaded", f"{type(lm.model).__name__}, vocab {lm.vocab_size}, {lm.load_seconds:.1f} s, "
+                                     f"{lm.forward_name} forward, {lm.weights} weights"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

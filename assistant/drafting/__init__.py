@@ -29,11 +29,11 @@ from assistant.drafting.sessions import OutlineSection, SectionVersion, Session,
 from assistant.drafting.templates import (FieldSpec, SectionSpec, Template, get_template, list_templates, load_templates,
                                           section_spec)
 from assistant.drafting.validation import Finding
-from assistant.drafting.writer import DraftResult
+from assistant.drafting.writer import FROM_FACTS, DraftResult
 from engine.errors import UserError
 
 __all__ = [
-    "DraftResult", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult", "SectionSpec",
+    "DraftResult", "FROM_FACTS", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult", "SectionSpec",
     "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
     "check_answer", "check_values", "draft_all", "draft_section", "edit_section", "export", "export_findings",
     "export_path", "get_session",
@@ -108,9 +108,10 @@ def list_sessions() -> list[SessionSummary]:
 def set_values(session_id: int, values: dict[str, str], title: str | None = None) -> Session:
     """Update (merge) field values, checked as `new_session` checks them.
 
-    Drafted fixed sections whose wording uses a changed field are written again from the template,
-    as a new version (the old one stays in the history)."""
-    from assistant.drafting.templates import render_text
+    Drafted sections the template wrote (fixed wording, or given facts in their wording) and the
+    person has not edited since are written again from the changed fields, as a new version (the
+    old one stays in the history)."""
+    from assistant.drafting import writer
 
     with _store() as store:
         session = store.get(session_id)
@@ -120,11 +121,11 @@ def set_values(session_id: int, values: dict[str, str], title: str | None = None
         store.set_values(session_id, merged, title)
         for section in session.sections:
             spec = section_spec(template, section.key)
-            if spec is None or spec.mode != "fixed" or section.current is None:
+            if spec is None or section.current is None or section.current.source != "fixed":
                 continue
-            text = render_text(template, spec.text, merged).strip()
-            if text != section.text:
-                store.add_version(session_id, section.id, text, "fixed", "template", "fixed")
+            text = writer.without_model(template, spec, merged, extend=False)
+            if text is not None and text != section.text:
+                store.add_version(session_id, section.id, text, "fixed", "template", section.current.method)
         return store.get(session_id)
 
 
@@ -192,11 +193,13 @@ def plan(session_id: int, lm: object, *, on_text: OnText | None = None, cancel: 
 
 def draft_section(session_id: int, section_id: int, lm: object, *, on_text: OnText | None = None,
                   cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-                  use_library: bool = True, style: str | None = None) -> DraftResult:
+                  use_library: bool = True, style: str | None = None, extend: bool | None = None) -> DraftResult:
     """Write one section and store it as a new version (committed before returning).
 
-    Fixed sections are filled from the fields without the model; generated and mixed ones stream
-    the model's prose through `on_text`. If `cancel` is set mid-way, the partial text is still
+    Fixed sections are filled from the fields without the model, and so are mixed ones whose
+    facts are all given unless `extend` (default: True only in the chat style, for a server's
+    larger model; the embedded model's additions to given facts were rarely worth keeping);
+    other sections stream the model's prose through `on_text`. If `cancel` is set mid-way, the partial text is still
     stored as a version (nothing the user saw is lost) and `DraftResult.cancelled` is True; cancelled
     before any text, nothing is stored and `DraftResult.version` is None. `style` is the prompt's
     shape: "continue" (the document so far, continued; the default for a local model) or "chat"
@@ -206,13 +209,15 @@ def draft_section(session_id: int, section_id: int, lm: object, *, on_text: OnTe
 
     with _store() as store:
         return writer.draft_section(store, session_id, section_id, lm, on_text=on_text, cancel=cancel,
-                                    max_new_tokens=max_new_tokens, use_library=use_library, style=style)
+                                    max_new_tokens=max_new_tokens, use_library=use_library, style=style,
+                                    extend=extend)
 
 
 def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
               on_section: Callable[[int, OutlineSection], None] | None = None, on_text: OnText | None = None,
               cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-              use_library: bool = True, style: str | None = None) -> list[DraftResult]:
+              use_library: bool = True, style: str | None = None,
+              extend: bool | None = None) -> list[DraftResult]:
     """Draft every section in outline order (by default only those not drafted yet).
 
     `on_section(position, section)` is called before each one. Each section is committed as soon as
@@ -223,15 +228,19 @@ def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
     with _store() as store:
         return writer.draft_all(store, session_id, lm, only_planned=only_planned, on_section=on_section,
                                 on_text=on_text, cancel=cancel, max_new_tokens=max_new_tokens,
-                                use_library=use_library, style=style)
+                                use_library=use_library, style=style, extend=extend)
 
 
-def needs_model(session_id: int, section_id: int) -> bool:
-    """False for a fixed section, which the template writes without the model."""
+def needs_model(session_id: int, section_id: int, extend: bool = False) -> bool:
+    """False for a section the template writes without the model: a fixed one, or (unless
+    `extend`) a mixed one whose facts are all given."""
+    from assistant.drafting.writer import without_model
+
     with _store() as store:
         session = store.get(session_id)
-    spec = section_spec(get_template(session.template_id), session.by_id(section_id).key)
-    return spec is None or spec.mode != "fixed"
+    template = get_template(session.template_id)
+    spec = section_spec(template, session.by_id(section_id).key)
+    return without_model(template, spec, session.values, extend) is None
 
 
 def accept(session_id: int, section_id: int) -> Session:

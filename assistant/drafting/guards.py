@@ -226,6 +226,30 @@ def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str
             if not (n == 0 and anchored) and (stems := _content_stems(s)) and not stems & known]
 
 
+_NEGATION = re.compile(r"\b(?:not|no longer|never|cannot|can't|won't|isn't|aren't|don't|doesn't|instead of|"
+                       r"rather than|stop|stops|abandon|abandons)\b|n't\b", re.I)
+
+
+SITUATION_FIELDS = frozenset({"context", "problem", "background"})
+
+
+def contradicting_sentences(text: str, facts: Sequence[str], share: float = 0.6) -> list[str]:
+    """The sentences of `text` that negate a fact: mostly the fact's own content words, with a
+    negation the fact does not have. Under "Store all notes in one SQLite database per user" the
+    model wrote "we will no longer be able to store notes in a single SQLite database per user"."""
+    out = []
+    for sentence in sentences(text):
+        stems = _content_stems(sentence)
+        if not stems or not _NEGATION.search(sentence):
+            continue
+        for fact in facts:
+            said = _content_stems(fact)
+            if said and len(stems & said) >= share * len(stems) and not _NEGATION.search(fact):
+                out.append(sentence)
+                break
+    return out
+
+
 def drop_sentences(text: str, bad: Sequence[str]) -> str:
     for sentence in bad:
         text = text.replace(sentence, "")

@@ -334,6 +334,8 @@ def join_mixed(template: Template, fixed_text: str, values: dict[str, str], pros
                 before = paragraph.split(DRAFT_MARKER, 1)[0]
                 ends = [m.end() for m in re.finditer(r"[.!?;:](?=\s|$)", before)]
                 paragraph = before[:ends[-1]].rstrip() if ends else ""
+                if _LIST_MARKER.fullmatch(paragraph):  # "2. The device of claim 1, wherein": "2." is no sentence
+                    paragraph = ""
             if paragraph.strip():
                 kept.append(paragraph)
         filled = "\n\n".join(kept)
@@ -342,6 +344,8 @@ def join_mixed(template: Template, fixed_text: str, values: dict[str, str], pros
         prose = _RESTARTED.sub(lambda m: m.group(0).lower(), prose, count=1)
     return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose)).strip()
 
+
+_LIST_MARKER = re.compile(r"\s*(?:\d+|[a-z]|[ivxlc]+)[.)]\s*")
 
 # A small model continuing "We chose this because" sometimes starts a new sentence ("The way we
 # choose ..."); inside the template's sentence the word is lower case.

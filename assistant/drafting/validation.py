@@ -207,12 +207,18 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
             findings.append(Finding("placeholder", f"section {section.position} '{section.title}' has an unresolved "
                                     f"{label}: {_quote(found)}", "error", section.position, section.title))
         current = section.current
-        guessed = current.stats.get("unsupported") if current is not None and current.source == "generated" else None
-        if guessed:
+        stats = current.stats if current is not None and current.source == "generated" else {}
+        if stats.get("unsupported"):
             findings.append(Finding(
                 "unsupported", f"section {section.position} '{section.title}' says what nothing given in the "
-                f"document supports (the model's guess; check it or give the facts): {_quote(guessed[0], 60)}",
+                f"document supports, or the opposite of a fact (the model's guess; check it or give the facts): "
+                f"{_quote(stats['unsupported'][0], 60)}",
                 "warning", section.position, section.title))
+        elif stats.get("from_no_fact"):
+            findings.append(Finding(
+                "guessed", f"section {section.position} '{section.title}' is the model's own writing, from no fact "
+                "you gave: check it (or give the facts and draft it again)", "warning", section.position,
+                section.title))
 
     findings += _echo_and_repetition(template, session)
 

@@ -39,6 +39,29 @@ def document_before(template: Template, session: Session, position: int) -> list
     return parts
 
 
+FROM_FACTS = "facts"  # the method of a version written from the template and the person's facts
+
+
+def without_model(template: Template, spec: SectionSpec | None, values: dict[str, str], extend: bool) -> str | None:
+    """The section's text when the model has nothing to add, else None: a fixed section's wording;
+    a mixed one whose facts are all given (unless `extend`), as its wording around those facts.
+
+    What the embedded 135M model added after a person's facts was, in the drafting bench's 26
+    cases, almost never worth keeping: it restated the facts ("This matters because it is a very
+    simple and light."), contradicted them ("we will have to implement a new version of the
+    self-hosted Jenkins server" under a decision to replace it) or invented them, which in an
+    affidavit means a sworn declaration nobody made ("Rahul Kumar is a Rahul Verma"). So it writes
+    only what no fact covers (a Consequences section with none given, a clause with no field)."""
+    if spec is None:
+        return None
+    if spec.mode == "fixed":
+        # Where law or convention fixes the wording, the template writes it: no model involved.
+        return render_text(template, spec.text, values).strip()
+    if spec.mode == "mixed" and not extend and spec.uses and all(values.get(name, "").strip() for name in spec.uses):
+        return prompts.join_mixed(template, spec.text, values, "")
+    return None
+
+
 @dataclass
 class DraftResult:
     position: int  # for display: where the section was when it was drafted
@@ -68,19 +91,23 @@ def grounding_text(template: Template, session: Session, section: OutlineSection
 def draft_section(store: SessionStore, session_id: int, section_id: int, lm: object, *,
                   on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
                   max_new_tokens: int | None = None, use_library: bool = True,
-                  library: object | None = None, style: str | None = None) -> DraftResult:
+                  library: object | None = None, style: str | None = None,
+                  extend: bool | None = None) -> DraftResult:
+    """`extend`: whether the model adds prose to a section whose facts are all given (default: only
+    in the chat style, a server's larger model; see without_model)."""
     session = store.get(session_id)
     section = session.by_id(section_id)
     position = section.position
     template = get_template(session.template_id)
     spec = section_spec(template, section.key)
 
-    if spec is not None and spec.mode == "fixed":
-        # Where law or convention fixes the wording, the template writes it: no model involved.
-        text = render_text(template, spec.text, session.values).strip()
+    shape = style or default_style(lm)
+    text = without_model(template, spec, session.values, shape == "chat" if extend is None else extend)
+    if text is not None:
         if on_text:
             on_text(text)
-        version = store.add_version(session_id, section.id, text, "fixed", "template", "fixed")
+        version = store.add_version(session_id, section.id, text, "fixed", "template",
+                                    "fixed" if spec.mode == "fixed" else FROM_FACTS)
         return DraftResult(position, section.title, version, used_model=False, section_id=section.id)
 
     own_library = library is None and use_library
@@ -96,7 +123,6 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     fixed = spec.text if spec is not None and spec.mode == "mixed" else ""
     fixed_text = render_text(template, fixed, session.values) if fixed else ""
     prior = [prompts.PriorSection(s.title, s.text, s.status == "accepted") for s in session.sections[: position - 1]]
-    shape = style or default_style(lm)
     if shape == "continue":
         opening = prompts.wording_before_slot(template, fixed, session.values) if fixed else ""
         prompt: object = prompts.continuation_prompt(template, document_heading(template, session),
@@ -130,6 +156,10 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     already = "\n".join([fixed_text] + [p.text for p in prior])
     scaffold = prompts.scaffolding(template)
     grounds = grounding_text(template, session, section)
+    # Statements (not names or dates) a sentence must not negate; not the situation a decision
+    # changes, which a consequence rightly negates ("We will not keep notes as JSON files").
+    facts = [v for name, v in session.values.items()
+             if v and len(v.split()) >= 4 and name not in guards.SITUATION_FIELDS]
     # Prose may state an amount or a date only where the section is given one.
     figures_given = any(getattr(template.field(name), "type", "") in ("money", "date", "number")
                         for name in (spec.uses if spec else ()))
@@ -160,6 +190,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         if not figures_given:
             prose, invented = guards.drop_unasked_figures(prose)
         unsupported = guards.ungrounded_sentences(prose, grounds, opening=continues)
+        unsupported += [c for c in guards.contradicting_sentences(prose, facts) if c not in unsupported]
         return guards.Attempt(guards.finish_sentence(guards.drop_sentences(prose, unsupported)), result, watch,
                               echoed + stuttered + near + invented + len(unsupported), unsupported,
                               guards.finish_sentence(prose))
@@ -183,13 +214,14 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     result, prose = chosen.result, chosen.prose
     unsupported: list[str] = []
     without_prose = prompts.join_mixed(template, fixed, session.values, "") if fixed else ""
-    if spec is not None and spec.required and guards.degenerate(prose) and chosen.unsupported \
-            and guards.degenerate(without_prose):
+    cancelled = result.stats.stop_reason in ("cancelled", "interrupted")
+    if guards.degenerate(prose) and chosen.unsupported and (cancelled or (
+            spec is not None and spec.required and guards.degenerate(without_prose))):
         # Nothing the model wrote names anything of the document. A required section is not left
-        # empty for that; its text is kept and `validate` asks the person to check it.
+        # empty for that, nor is a draft the person stopped while watching it: its text is kept and
+        # `validate` asks the person to check it.
         prose, unsupported = chosen.unfiltered, chosen.unsupported
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
-    cancelled = result.stats.stop_reason in ("cancelled", "interrupted")
     if cancelled and not prose:
         if failure is not None:
             raise failure
@@ -199,6 +231,8 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
                  dropped_sentences=chosen.dropped - len(unsupported), repetition_stop=chosen.stop.reason)
     if unsupported:
         stats["unsupported"] = unsupported
+    elif prose.strip() and not any(session.values.get(name, "").strip() for name in (spec.uses if spec else ())):
+        stats["from_no_fact"] = True  # validate asks the person to check what the model wrote unprompted
     version = store.add_version(session_id, section.id, text, "generated", getattr(lm, "identity", ""),
                                 result.stats.method, stats)
     if failure is not None:
@@ -217,7 +251,7 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
               on_section: Callable[[int, OutlineSection], None] | None = None,
               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
               max_new_tokens: int | None = None, use_library: bool = True,
-              style: str | None = None) -> list[DraftResult]:
+              style: str | None = None, extend: bool | None = None) -> list[DraftResult]:
     results: list[DraftResult] = []
     library = examples.open_library() if use_library else None
     try:
@@ -234,7 +268,7 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
                 on_section(section.position, section)
             results.append(draft_section(store, session_id, section.id, lm, on_text=on_text, cancel=cancel,
                                          max_new_tokens=max_new_tokens, use_library=use_library, library=library,
-                                         style=style))
+                                         style=style, extend=extend))
     finally:
         examples.close(library)
     return results

@@ -60,15 +60,15 @@ class AskScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="ask")
     def ask(self, prompt: str, cancel: threading.Event) -> None:
-        host = self.dp.host
+        app, host = self.app, self.dp.host  # self.app no longer resolves here once the screen is left
         try:
             with host.job("answering…"):
                 result = core.drafting().ask(host.lm, prompt, max_new_tokens=256, cancel=cancel,
-                                             on_text=lambda chunk: self.app.call_from_thread(self._append, chunk))
+                                             on_text=lambda chunk: app.call_from_thread(self._append, chunk))
         except Exception as exc:  # noqa: BLE001 - errors become notifications
-            self.app.call_from_thread(self._failed, core.first_line(exc))
+            app.call_from_thread(self._failed, core.first_line(exc))
             return
-        self.app.call_from_thread(self._finished, result.stats)
+        app.call_from_thread(self._finished, result.stats)
 
     @attached_only
     def _append(self, chunk: str) -> None:

@@ -310,7 +310,14 @@ class EditorScreen(DraftpadScreen):
         if self.generating or self.section is None:
             return
         host = self.dp.host
-        if host.error:
+        # A first draft of a section whose facts are given is those facts, written without the
+        # model (a server's larger model adds to them); asked again, the model adds to them.
+        extend = self.section.current is not None or host.server is not None
+        try:
+            needs = core.drafting().needs_model(self.session_id, self.section_id, extend)
+        except Exception:  # noqa: BLE001 - the draft itself reports what is wrong
+            needs = True
+        if needs and host.error:
             self.notify(f"No model: {host.error}", severity="error")
             return
         if not self.save():
@@ -321,11 +328,12 @@ class EditorScreen(DraftpadScreen):
         area.cancel_suggestions()
         area.read_only = True
         area.clear()
-        self.preface = self.wording_before_draft()
+        self.preface = self.wording_before_draft() if needs else ""
         area.insert(self.preface)
         self.query_one("#editor-state", Static).update(
+            "writing from your facts…" if not needs else
             "waiting for the model to load…" if not host.ready else "generating… (Esc stops)")
-        self.run_generation(self.cancel)
+        self.run_generation(self.cancel, extend, needs)
 
     def wording_before_draft(self) -> str:
         """For a section whose template wording wraps the model's prose, the words that come before
@@ -336,17 +344,23 @@ class EditorScreen(DraftpadScreen):
             return ""
 
     @work(thread=True, exclusive=True, group="generate")
-    def run_generation(self, cancel: threading.Event) -> None:
-        host = self.dp.host
-        if not host.wait() or cancel.is_set():
-            self.app.call_from_thread(self.generated, None, host.error or "stopped before the model was ready")
+    def run_generation(self, cancel: threading.Event, extend: bool, needs_model: bool = True) -> None:
+        # Captured now: once the person leaves this screen, self.app no longer resolves from this
+        # thread, and the text streamed so far must still reach the store.
+        app, host = self.app, self.dp.host
+        if needs_model and (not host.wait() or cancel.is_set()):
+            app.call_from_thread(self.generated, None, host.error or "stopped before the model was ready")
             return
-        self.app.call_from_thread(self.set_state, "generating… (Esc stops)")
         try:
-            with host.job(f"drafting “{self.section.title}”…"):
-                result = core.drafting().draft_section(
-                    self.session_id, self.section_id, host.lm, cancel=cancel, max_new_tokens=self.dp.section_tokens,
-                    on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
+            if not needs_model:
+                result = core.drafting().draft_section(self.session_id, self.section_id, None, extend=False)
+            else:
+                app.call_from_thread(self.set_state, "generating… (Esc stops)")
+                with host.job(f"drafting “{self.section.title}”…"):
+                    result = core.drafting().draft_section(
+                        self.session_id, self.section_id, host.lm, cancel=cancel,
+                        max_new_tokens=self.dp.section_tokens, extend=extend,
+                        on_text=lambda chunk: app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
             kept = None
             if getattr(exc, "partial", None) is not None:  # a server failed mid-way: its text so far is a version
@@ -354,9 +368,9 @@ class EditorScreen(DraftpadScreen):
                     kept = core.drafting().history(self.session_id, self.section_id)[-1].text
                 except Exception:  # noqa: BLE001 - then the editor shows what it had
                     kept = None
-            self.app.call_from_thread(self.generated, None, core.message_of(exc), kept)
+            app.call_from_thread(self.generated, None, core.message_of(exc), kept)
             return
-        self.app.call_from_thread(self.generated, result, "")
+        app.call_from_thread(self.generated, result, "")
 
     @attached_only
     def set_state(self, text: str) -> None:
@@ -394,8 +408,11 @@ class EditorScreen(DraftpadScreen):
         stats = version.stats or {}
         if stats:
             self.dp.host.record_dict(stats)
-        state = "stopped, partial text kept" if result.cancelled else "drafted"
-        self.query_one("#editor-state", Static).update(f"{state} as v{version.version}")
+        if version.method == core.drafting().FROM_FACTS:
+            state = f"written from your facts as v{version.version} (ctrl+g again: the model adds to them)"
+        else:
+            state = f"{'stopped, partial text kept' if result.cancelled else 'drafted'} as v{version.version}"
+        self.query_one("#editor-state", Static).update(state)
         for bar in self.query("StatusBar"):
             bar.refresh_figures()  # type: ignore[attr-defined]
         self.section = core.drafting().get_session(self.session_id).by_id(self.section_id)

@@ -237,19 +237,19 @@ class OutlineScreen(DraftpadScreen):
 
     @work(thread=True, exclusive=True, group="plan")
     def run_plan(self, cancel: threading.Event) -> None:
-        host = self.dp.host
+        app, host = self.app, self.dp.host  # self.app no longer resolves here once the screen is left
         if not host.wait() or cancel.is_set():
-            self.app.call_from_thread(self.planned, None, "planning cancelled" if cancel.is_set() else host.error)
+            app.call_from_thread(self.planned, None, "planning cancelled" if cancel.is_set() else host.error)
             return
-        self.app.call_from_thread(self.streamed, "")
+        app.call_from_thread(self.streamed, "")
         try:
             with host.job("planning…"):
                 result = core.drafting().plan(self.session_id, host.lm, cancel=cancel,
-                                              on_text=lambda chunk: self.app.call_from_thread(self.streamed, chunk))
+                                              on_text=lambda chunk: app.call_from_thread(self.streamed, chunk))
         except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.planned, None, core.message_of(exc))
+            app.call_from_thread(self.planned, None, core.message_of(exc))
             return
-        self.app.call_from_thread(self.planned, result, "")
+        app.call_from_thread(self.planned, result, "")
 
     @attached_only
     def streamed(self, chunk: str) -> None:
