@@ -94,3 +94,18 @@ def test_bad_arguments_are_one_line_errors(capsys: pytest.CaptureFixture[str], t
     assert code == 2 and "--section N or --all" in err
     code, out, _ = run(capsys, "export", str(sid), "--format", "md", "-o", str(tmp_path / "a.md"))
     assert code == 0 and Path(out.strip()).read_text().startswith("# Use PostgreSQL\n")
+
+
+def test_draft_all_of_sections_written_from_facts_loads_no_model(capsys: pytest.CaptureFixture[str]):
+    code, out, _ = run(capsys, "new", "adr-nygard", "--set", "title=Use PostgreSQL", "--set",
+                       "context=Flat files lose events.", "--set", "decision=Store events in PostgreSQL.",
+                       "--set", "consequences=Operations must run a database.", "--json")
+    sid = json.loads(out)["id"]
+    # a model that does not exist: loading it would fail, so this passing means none was loaded
+    code, _, err = run(capsys, "draft", str(sid), "--all", "--quiet", "--model", "/no/such/model.gguf")
+    assert code == 0 and err.count("from your facts") == 3 and "from the template" in err
+    code, out, _ = run(capsys, "show", str(sid), "--json")
+    texts = [s["text"] for s in json.loads(out)["sections"]]
+    assert texts[1:] == ["Flat files lose events.", "Store events in PostgreSQL.", "Operations must run a database."]
+    code, _, err = run(capsys, "draft", str(sid), "--section", "2", "--extend", "--model", "/no/such/model.gguf")
+    assert code != 0 and "model.gguf" in err  # asked to add to the facts, it needs the model

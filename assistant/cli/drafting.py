@@ -205,7 +205,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
         raise UserError("say which: --section N or --all")
     section_id = session.section(args.section).id if args.section is not None else None
     extend = args.extend or server_settings_for(args) is not None  # a server's model is a larger one
-    lm = _load(args) if args.all or drafting.needs_model(args.id, section_id, extend) else None
+    todo = [s.id for s in session.sections if args.redraft or s.current is None] if args.all else [section_id]
+    lm = _load(args) if any(drafting.needs_model(args.id, sid, extend) for sid in todo) else None
     stream = None if args.quiet else (lambda chunk: print(chunk, end="", flush=True))
 
     def heading(position: int, section: object) -> None:

@@ -33,8 +33,8 @@ from assistant.drafting.writer import FROM_FACTS, DraftResult
 from engine.errors import UserError
 
 __all__ = [
-    "DraftResult", "FROM_FACTS", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult", "SectionSpec",
-    "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
+    "DraftResult", "FROM_FACTS", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult",
+    "SectionSpec", "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
     "check_answer", "check_values", "draft_all", "draft_section", "edit_section", "export", "export_findings",
     "export_path", "get_session",
     "get_template", "history", "list_sessions", "list_templates", "missing_required", "move_section", "needs_model",
