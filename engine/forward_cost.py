@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.adaptive import synchronize
+from engine.dense import Dense, apply_dense
 from engine.loading import LoadedModel
 
 DEFAULT_WIDTHS = (1, 4, 16, 32)
@@ -35,7 +36,7 @@ class CostRow:
 
     @property
     def own_ratio(self) -> float | None:
-        return None if self.own_ms is None else self.own_ms / (self.own_floor_ms or self.floor_ms)
+        return None if self.own_ms is None or self.own_floor_ms is None else self.own_ms / self.own_floor_ms
 
     @property
     def hf_ratio(self) -> float:
@@ -53,14 +54,12 @@ def _floor(linears: list[torch.nn.Linear], inputs: dict[int, torch.Tensor]) -> N
 
 
 @torch.inference_mode()
-def _own_floor(dense: list, inputs: dict[int, torch.Tensor]) -> None:
-    from engine.dense import apply_dense
-
+def _own_floor(dense: list[Dense], inputs: dict[int, torch.Tensor]) -> None:
     for d in dense:
         apply_dense(inputs[d.weight.shape[1]], d)
 
 
-def _own_dense(weights) -> list:
+def _own_dense(weights) -> list[Dense]:
     return [d for layer in weights.layers for d in (layer.qkv, layer.out, layer.gate_up, layer.down)] + [weights.lm_head]
 
 

@@ -109,6 +109,8 @@ def extract(model: torch.nn.Module, fp16: bool = False) -> Weights:
     """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them).
     With fp16, the dense layers also get fp16 copies (engine.dense), and the HF weights are rounded
     to the same values so both forwards read one model."""
+    if fp16:
+        round_weights(model)
     config, inner = model.config, model.model
     attn0 = inner.layers[0].self_attn
     head_dim = int(attn0.head_dim)
@@ -123,9 +125,6 @@ def extract(model: torch.nn.Module, fp16: bool = False) -> Weights:
             bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
         gate_up = _fuse(mlp.gate_proj, mlp.up_proj)
         dense = [(qkv, bias), (attn.o_proj.weight, attn.o_proj.bias), (gate_up, None), (mlp.down_proj.weight, None)]
-        if fp16:
-            for weight, _bias in dense:
-                round_to_fp16(weight)
         packed = [pack_dense(weight, b, fp16) for weight, b in dense]
         layers.append(Layer(block.input_layernorm.weight, packed[0], packed[1], block.post_attention_layernorm.weight,
                             packed[2], packed[3], _window(config, index)))
@@ -134,10 +133,26 @@ def extract(model: torch.nn.Module, fp16: bool = False) -> Weights:
     cos, sin = inner.rotary_emb(embed[:1], positions)
     sin = sin[0].clone()
     sin[:, :head_dim // 2].neg_()  # negation is exact, so this is bit-identical to HF's rotate_half
-    if fp16:
-        round_to_fp16(model.lm_head.weight)  # often tied to the embeddings: they are rounded too, as HF reads them
     return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16),
                    cos[0], sin)
+
+
+def dense_weights(model: torch.nn.Module) -> list[torch.Tensor]:
+    """Every weight our forward runs as a dense layer: the projections, the MLP, the LM head (often
+    tied to the embeddings, which then follow it)."""
+    out = []
+    for block in model.model.layers:
+        attn, mlp = block.self_attn, block.mlp
+        out += [attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight, attn.o_proj.weight,
+                mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight]
+    return out + [model.lm_head.weight]
+
+
+def round_weights(model: torch.nn.Module) -> None:
+    """Give the dense weights their fp16 values in place, so transformers' forward and ours (with
+    or without fp16 copies) read one model; rounding is idempotent."""
+    for weight in dense_weights(model):
+        round_to_fp16(weight)
 
 
 def _fuse(*linears: torch.nn.Linear) -> torch.Tensor:

@@ -71,34 +71,34 @@ class LoadedModel:
             if self.weights != "fp32" and not (use and reason is None and fp16_available()):
                 self.weights = "fp32"  # transformers runs it as loaded, or no fp16 kernel here
             if use and reason is None:
-                self._own = llama_forward.extract(self.model, fp16=self.weights != "fp32")
                 if self.weights == "auto":
-                    self._settle_weights(llama_forward)
+                    # rounded either way, so the text does not depend on which kernel was faster
+                    llama_forward.round_weights(self.model)
+                    self.weights = "fp16" if self._fp16_faster(llama_forward) else "fp32"
+                self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16")
         return self._own or None
 
-    def _settle_weights(self, llama_forward: Any) -> None:
-        """Keep the fp16 copies only if measured faster on this machine (once, then remembered on
-        disk: a busy moment should not flip the choice from one session to the next); else rebuild
-        the weights as fp32 (their values stay rounded to fp16, so the text does not depend on
-        which was faster)."""
+    def _fp16_faster(self, llama_forward: Any) -> bool:
+        """Whether fp16 copies of the weights run faster on this machine: measured once, then
+        remembered on disk, so a busy moment does not flip the choice from one session to the next."""
         import json
 
-        from engine.dense import fp16_is_faster
+        from engine.dense import fp16_is_faster, pack_dense
         from engine.paths import cache_dir
 
         key = hashlib.sha256(f"{self.identity}|{self.device}|{torch.get_num_threads()}|{torch.__version__}"
                              .encode()).hexdigest()[:20]
         path = cache_dir("adaptive") / f"weights-{key}.json"
         try:
-            faster = bool(json.loads(path.read_text())["fp16_faster"])
+            return bool(json.loads(path.read_text())["fp16_faster"])
         except (OSError, ValueError, KeyError, TypeError):
-            faster = fp16_is_faster([layer.gate_up for layer in self._own.layers])
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"fp16_faster": faster}))
-            os.replace(tmp, path)
-        self.weights = "fp16" if faster else "fp32"
-        if not faster:
-            self._own = llama_forward.extract(self.model, fp16=False)
+            pass
+        mlp = [block.mlp.up_proj.weight for block in self.model.model.layers]  # most of a forward's bytes
+        faster = fp16_is_faster([pack_dense(weight, None, fp16=True) for weight in mlp])
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"fp16_faster": faster}))
+        os.replace(tmp, path)
+        return faster
 
     @property
     def forward_name(self) -> str:

@@ -249,7 +249,7 @@ class DraftSection:
     text: str
     # drafted for this document, by the model or from the person's facts; a template's fixed
     # wording ("Status: Accepted", a standard clause) is not, and is not compared with the reference
-    generated: bool
+    drafted: bool
     template_key: str = ""  # the template section it is, "" for one the planner (or the model) added
     prompts: list[str] = field(default_factory=list)  # the prompts that produced it
 
@@ -334,8 +334,8 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
     details["echo"] = echoed
 
     details["repeated_sentences"] = q.repeated_sentences(body)
-    generated = [s for s in draft.sections if s.generated]
-    pooled = [q.repeated_ngram_counts(s.text, 4) for s in generated]
+    drafted = [s for s in draft.sections if s.drafted]
+    pooled = [q.repeated_ngram_counts(s.text, 4) for s in drafted]
     total = sum(t for _, t in pooled)
     repeated_4grams = sum(r for r, _ in pooled) / total if total else 0.0
 
@@ -348,7 +348,7 @@ def score_draft(draft: Draft, case: DraftingCase, template: object, values: dict
     rouge = similarity = None
     if reference:
         fixed_titles = [s.title for s in specs if s.mode == "fixed"]
-        compared = [s for s in generated if s.text.strip()
+        compared = [s for s in drafted if s.text.strip()
                     and not (draft.system == "naive" and q.best_match(s.title, fixed_titles, embed) is not None)]
         ref = [r for r in reference if r.text.strip()]
         pairs: list[tuple[str, str]] = []

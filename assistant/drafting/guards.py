@@ -237,16 +237,12 @@ def contradicting_sentences(text: str, facts: Sequence[str], share: float = 0.6)
     """The sentences of `text` that negate a fact: mostly the fact's own content words, with a
     negation the fact does not have. Under "Store all notes in one SQLite database per user" the
     model wrote "we will no longer be able to store notes in a single SQLite database per user"."""
+    affirmed = [said for fact in facts if not _NEGATION.search(fact) and (said := _content_stems(fact))]
     out = []
     for sentence in sentences(text):
         stems = _content_stems(sentence)
-        if not stems or not _NEGATION.search(sentence):
-            continue
-        for fact in facts:
-            said = _content_stems(fact)
-            if said and len(stems & said) >= share * len(stems) and not _NEGATION.search(fact):
-                out.append(sentence)
-                break
+        if stems and _NEGATION.search(sentence) and any(len(stems & said) >= share * len(stems) for said in affirmed):
+            out.append(sentence)
     return out
 
 
