@@ -1,8 +1,9 @@
 """What speculation costs and what it gains, measured rather than assumed.
 
-* `CostProfile`: seconds per verification forward at widths 1..64 on this device, measured once per
-  model + device + dtype + thread count and cached on disk (the width-1 cost also gives the plain
-  greedy tok/s estimate the app shows next to the last generation's speed).
+* `CostProfile`: seconds per verification forward at widths 1..64 and how each grows with the
+  cached context (attention reads every cached entry), on this device, measured once per model +
+  device + dtype + weight format + thread count and cached on disk (the width-1 cost also gives
+  the plain greedy tok/s estimate the app shows next to the last generation's speed).
 * `AcceptanceStats`: running acceptance per draft slot (recycling template node, or source x match
   length x candidate rank x depth), with priors so unexplored slots still get tried.
 * `best_count`: how many draft nodes maximise expected tokens per second; 0 means plain decoding.
@@ -23,17 +24,27 @@ from engine.loading import LoadedModel
 from engine.paths import cache_dir
 
 WIDTHS = (1, 2, 4, 8, 16, 32, 64)
-PROFILE_CONTEXT = 256  # cache length the widths are timed against (a typical drafting prompt)
+PROFILE_CONTEXTS = (256, 1024)  # cache lengths the widths are timed against: a short and a long prompt
+PROFILE_CONTEXT = PROFILE_CONTEXTS[0]
 MAX_WIDTH = WIDTHS[-1]
 
 
 @dataclass(frozen=True)
 class CostProfile:
+    """Forward cost by width, linear in the cached context: seconds[w] at `context`, plus
+    per_token[w] for each cached entry beyond it (none measured: cost does not follow context)."""
+
     widths: tuple[int, ...]
     seconds: tuple[float, ...]
+    per_token: tuple[float, ...] = ()
+    context: int = PROFILE_CONTEXT
 
-    def cost(self, width: np.ndarray | int) -> np.ndarray:
-        return np.interp(width, self.widths, self.seconds)
+    def cost(self, width: np.ndarray | int, context: int | None = None) -> np.ndarray:
+        base = np.interp(width, self.widths, self.seconds)
+        if not self.per_token or context is None:
+            return base
+        # below the measured context the cost is not extrapolated down: short prompts are rare
+        return base + np.interp(width, self.widths, self.per_token) * max(0, context - self.context)
 
     @property
     def one_token_seconds(self) -> float:
@@ -47,16 +58,26 @@ def _profile_key(lm: LoadedModel) -> str:
 
 
 @torch.inference_mode()
-def measure_profile(lm: LoadedModel, repeats: int = 2, context: int = PROFILE_CONTEXT) -> CostProfile:
-    """Time one forward of each width over a `context`-token cache; the minimum over repeats is the
-    least noisy estimate on a shared machine. Each width runs as a tree (a chain of parents), the
-    same path as verification."""
-    from engine.sequence import prefill
-
+def measure_profile(lm: LoadedModel, repeats: int = 2, contexts: tuple[int, ...] = PROFILE_CONTEXTS) -> CostProfile:
+    """Time one forward of each width over a cache of each context length; the minimum over
+    repeats is the least noisy estimate on a shared machine. Each width runs as a tree (a chain of
+    parents), the same path as verification. The cost's growth per cached token is the difference
+    between the longest and the shortest context that fit the model."""
     limit = lm.own_weights.shape.max_positions if lm.own_weights is not None else (
         getattr(lm.model.config, "max_position_embeddings", None) or getattr(lm.model.config, "n_positions", 2048))
-    context = max(1, min(context, int(limit) - MAX_WIDTH - 1))
-    gen = torch.Generator().manual_seed(0)
+    fitting = sorted({max(1, min(c, int(limit) - MAX_WIDTH - 1)) for c in contexts})
+    rows = [_timed_widths(lm, context, repeats) for context in fitting]
+    per_token: tuple[float, ...] = ()
+    if len(rows) > 1:
+        span = fitting[-1] - fitting[0]
+        per_token = tuple(max(0.0, (long - short) / span) for short, long in zip(rows[0], rows[-1]))
+    return CostProfile(WIDTHS, tuple(rows[0]), per_token, fitting[0])
+
+
+def _timed_widths(lm: LoadedModel, context: int, repeats: int) -> list[float]:
+    from engine.sequence import prefill
+
+    gen = torch.Generator().manual_seed(context)
     prefix = torch.randint(0, lm.vocab_size, (context,), generator=gen).tolist()
     seq, _ = prefill(lm, prefix, room=MAX_WIDTH + 1, reuse=False)
     best = {w: float("inf") for w in WIDTHS}
@@ -76,7 +97,7 @@ def measure_profile(lm: LoadedModel, repeats: int = 2, context: int = PROFILE_CO
     # wider can't really be cheaper; noise sometimes says so, which would mislead the planner
     for i in range(len(seconds) - 2, -1, -1):
         seconds[i] = min(seconds[i], seconds[i + 1])
-    return CostProfile(WIDTHS, tuple(seconds))
+    return seconds
 
 
 def synchronize(device: torch.device) -> None:
@@ -97,14 +118,16 @@ def cost_profile(lm: LoadedModel) -> CostProfile:
     profile = None
     try:
         raw = json.loads(path.read_text())
-        if tuple(raw["widths"]) == WIDTHS and len(raw["seconds"]) == len(WIDTHS):
-            profile = CostProfile(WIDTHS, tuple(float(s) for s in raw["seconds"]))
+        if tuple(raw["widths"]) == WIDTHS and len(raw["seconds"]) == len(raw["per_token"]) == len(WIDTHS):
+            profile = CostProfile(WIDTHS, tuple(float(s) for s in raw["seconds"]),
+                                  tuple(float(s) for s in raw["per_token"]), int(raw["context"]))
     except (OSError, ValueError, KeyError, TypeError):
         profile = None
-    if profile is None:
+    if profile is None:  # missing, broken, or from before costs followed the context
         profile = measure_profile(lm)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"widths": list(profile.widths), "seconds": list(profile.seconds)}))
+        tmp.write_text(json.dumps({"widths": list(profile.widths), "seconds": list(profile.seconds),
+                                   "per_token": list(profile.per_token), "context": profile.context}))
         os.replace(tmp, path)
     lm.profiles[key] = profile
     return profile
@@ -125,16 +148,16 @@ class CostTracker:
         self.seen = np.zeros(len(self.profile.widths), dtype=np.int64)
         self._log_widths = np.log(np.asarray(self.profile.widths))
 
-    def observe(self, width: int, seconds: float) -> None:
+    def observe(self, width: int, seconds: float, context: int | None = None) -> None:
         bucket = int(np.argmin(np.abs(self._log_widths - np.log(width))))
-        observed = seconds / float(self.profile.cost(width))
+        observed = seconds / float(self.profile.cost(width, context))
         alpha = 0.5 if self.seen[bucket] < 4 else 0.1
         self.ratio[bucket] += alpha * (observed - self.ratio[bucket])
         self.seen[bucket] += 1
 
-    def cost(self, width: np.ndarray | int) -> np.ndarray:
+    def cost(self, width: np.ndarray | int, context: int | None = None) -> np.ndarray:
         known = self.seen >= 2
-        base = self.profile.cost(width)
+        base = self.profile.cost(width, context)
         if not known.any():
             return base
         widths = np.asarray(self.profile.widths)[known]
@@ -226,13 +249,15 @@ class AcceptanceStats:
         return SOURCES[(slot - self.template_slots) // per]
 
 
-def best_count(sorted_probs: np.ndarray, profile: "CostProfile | CostTracker", limit: int = MAX_WIDTH - 1) -> int:
+def best_count(sorted_probs: np.ndarray, profile: "CostProfile | CostTracker", limit: int = MAX_WIDTH - 1,
+               context: int | None = None) -> int:
     """Number of draft nodes (likeliest first) that maximises expected tokens per second.
 
     Expected tokens from a verification = 1 (the token the model picks anyway) + the sum of the
-    drafted nodes' acceptance chances; its cost is the forward at width 1 + nodes.
+    drafted nodes' acceptance chances; its cost is the forward at width 1 + nodes over a cache of
+    `context` entries (a long cache makes every width dearer, the wide ones most).
     """
     n = min(len(sorted_probs), limit)
     gains = 1.0 + np.concatenate([[0.0], np.cumsum(sorted_probs[:n])])
-    rate = gains / profile.cost(np.arange(1, n + 2))
+    rate = gains / profile.cost(np.arange(1, n + 2), context)
     return int(np.argmax(rate))

@@ -52,29 +52,44 @@ def round_to_fp16(weight: torch.Tensor) -> None:
     weight.copy_(weight.half().float())
 
 
-def fp16_is_faster(layers: list[Dense], widths: tuple[int, ...] = (1, 8), repeats: int = 5,
-                   margin: float = 0.9) -> bool:
-    """Whether the fp16 copies beat fp32 at every width, by `margin`, over a pass through all of
-    `layers` (packed ones): together they exceed the CPU's cache, as a forward's weights do.
+FORMAT_WIDTHS = (1, 8, 32)  # one token, and the tree widths the planner mostly picks
+
+
+def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_WIDTHS,
+                 repeats: int = 5) -> dict[str, list[float]]:
+    """Median seconds of one pass through `weights` as Linear layers, per width, for each format
+    this CPU can run: fp32 as loaded, fp16 copies (fbgemm), bf16 weights and activations.
 
     Measured rather than assumed: CPUs differ, and a kernel that wins where memory is the limit
-    can lose where it is not. Medians of interleaved passes."""
-    layers = [d for d in layers if d.fp16 is not None]
-    if not layers:
-        return False
+    can lose where it is not (bf16 without native support here: 3x faster at width 1, 4x slower
+    at 32). Together the weights exceed the CPU's cache, as a forward's do; passes interleave."""
+    kinds = {"fp32": [(w, F.linear) for w in weights], "bf16": [(w.bfloat16(), F.linear) for w in weights]}
+    if fp16_available():
+        kinds["fp16"] = [(torch.ops.quantized.linear_prepack_fp16(w, None), torch.ops.quantized.linear_dynamic_fp16)
+                         for w in weights]
+    out: dict[str, list[float]] = {name: [] for name in kinds}
     with torch.inference_mode():
         for width in widths:
-            x = torch.randn(width, layers[0].weight.shape[1])
-            plain, half = [], []
+            x = torch.randn(width, weights[0].shape[1])
+            inputs = {"fp32": x, "fp16": x, "bf16": x.bfloat16()}
+            samples: dict[str, list[float]] = {name: [] for name in kinds}
             for _ in range(repeats):
-                started = time.perf_counter()
-                for d in layers:
-                    F.linear(x, d.weight)
-                plain.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                for d in layers:
-                    torch.ops.quantized.linear_dynamic_fp16(x, d.fp16)
-                half.append(time.perf_counter() - started)
-            if sorted(half)[repeats // 2] > margin * sorted(plain)[repeats // 2]:
-                return False
-    return True
+                for name, layers in kinds.items():
+                    started = time.perf_counter()
+                    for weight, fn in layers:
+                        fn(inputs[name], weight)
+                    samples[name].append(time.perf_counter() - started)
+            for name, times in samples.items():
+                out[name].append(sorted(times)[repeats // 2])
+    return out
+
+
+def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
+    """The weight format to run: fp32 unless another is faster at every width by `margin`; bf16
+    (which also rounds activations, so its text can differ from fp32's at near-ties) only where it
+    also beats fp16 copies at every width."""
+    def beats(name: str, other: str) -> bool:
+        return name in timings and all(t <= margin * o for t, o in zip(timings[name], timings[other]))
+
+    best = "fp16" if beats("fp16", "fp32") else "fp32"
+    return "bf16" if beats("bf16", best) else best

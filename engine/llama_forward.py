@@ -71,7 +71,7 @@ class Weights:
     norm: torch.Tensor
     lm_head: Dense
     cos: torch.Tensor  # [max_positions, head_dim], HF's own rotary values
-    sin: torch.Tensor  # with its first half negated: rotate-half becomes one roll (see rotate)
+    sin: torch.Tensor  # with its first half negated: rotate-half becomes one roll (layer_forward)
 
 
 def unsupported_reason(model: torch.nn.Module) -> str | None:
@@ -242,17 +242,13 @@ def full_mask(inside: torch.Tensor, start: int, positions: torch.Tensor, window:
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     if x.dtype == torch.float32:
-        return F.rms_norm(x, weight.shape, weight, eps)  # one fused op, same result as the lines below
+        # HF's formula, bit for bit, in fewer dispatches than F.rms_norm's (which copies x twice)
+        scale = x.pow(2).mean(-1, keepdim=True).add_(eps).rsqrt_()
+        return (x * scale).mul_(weight)
     # in fp32 then back, exactly as HF's LlamaRMSNorm does
     h = x.float()
     h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
     return weight * h.to(x.dtype)
-
-
-def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
-    """RoPE on [w, heads, head_dim] with cos/sin [w, 1, head_dim]: x·cos + rotate_half(x)·sin,
-    where rotate_half(x)·sin = roll(x, half)·signed_sin."""
-    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
 
 
 def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None,
@@ -260,7 +256,7 @@ def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torc
     """q [w, heads, d] against keys/values [kv_heads, length, d]; returns [w, heads * d].
     `mask` is [group * w, length] (already tiled per query head of a group) or None (see all)."""
     width = q.shape[0]
-    grouped = q.view(width, shape.kv_heads, shape.group, shape.head_dim).permute(1, 2, 0, 3)
+    grouped = q.reshape(width, shape.kv_heads, shape.group, shape.head_dim).permute(1, 2, 0, 3)
     grouped = grouped.reshape(1, shape.kv_heads, shape.group * width, shape.head_dim)
     out = F.scaled_dot_product_attention(grouped, keys[None], values[None], attn_mask=mask)
     out = out.view(shape.kv_heads, shape.group, width, shape.head_dim).permute(2, 0, 1, 3)
@@ -270,23 +266,24 @@ def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torc
 def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, cos: torch.Tensor,
                   sin: torch.Tensor, mask: torch.Tensor | None, shape: Shape) -> torch.Tensor:
     """One decoder block on hidden states [w, hidden]; writes this block's K/V at start.. of `kv`
-    ([2, kv_heads, capacity, d], this layer's slice of the cache)."""
-    width = x.shape[0]
-    h = rms_norm(x, layer.attn_norm, shape.eps)
-    qkv = apply_dense(h, layer.qkv)
-    # q and k sit side by side in qkv: rotate both in one pass
-    qk = rotate(qkv[:, :shape.q_size + shape.kv_size].view(width, shape.heads + shape.kv_heads, shape.head_dim),
-                cos, sin)
-    q, k = qk[:, :shape.heads], qk[:, shape.heads:]
-    v = qkv[:, shape.q_size + shape.kv_size:]
+    ([2, kv_heads, capacity, d], this layer's slice of the cache).
+
+    Few operations, because at decoding widths each costs more in dispatch than in arithmetic:
+    RoPE runs in place on q and k inside the QKV output (x·cos + rotate_half(x)·sin, and
+    rotate_half(x)·sin = roll(x, half)·signed_sin, the same products and sum as HF's), after which
+    K and V sit side by side there and go into the cache in one copy."""
+    width, heads, kv_heads, d = x.shape[0], shape.heads, shape.kv_heads, shape.head_dim
     end = start + width
-    kv[0, :, start:end] = k.transpose(0, 1)
-    kv[1, :, start:end] = v.view(width, shape.kv_heads, shape.head_dim).transpose(0, 1)
-    attn = attend(q, kv[0, :, :end], kv[1, :, :end], mask, shape)
-    x = x + apply_dense(attn, layer.out)
-    h = rms_norm(x, layer.mlp_norm, shape.eps)
-    gate, up = apply_dense(h, layer.gate_up).chunk(2, dim=-1)
-    return x + apply_dense(F.silu(gate) * up, layer.down)
+    qkv = apply_dense(rms_norm(x, layer.attn_norm, shape.eps), layer.qkv).view(width, heads + 2 * kv_heads, d)
+    qk = qkv[:, :heads + kv_heads]
+    rolled = qk.roll(d // 2, dims=-1)
+    qk.mul_(cos)
+    qk.add_(rolled.mul_(sin))
+    kv[:, :, start:end] = qkv[:, heads:].view(width, 2, kv_heads, d).permute(1, 2, 0, 3)
+    out = attend(qkv[:, :heads], kv[0, :, :end], kv[1, :, :end], mask, shape)
+    x = x + apply_dense(out, layer.out)
+    gate, up = apply_dense(rms_norm(x, layer.mlp_norm, shape.eps), layer.gate_up).chunk(2, dim=-1)
+    return x + apply_dense(F.silu(gate).mul_(up), layer.down)
 
 
 def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.Tensor,

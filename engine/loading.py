@@ -51,7 +51,8 @@ class LoadedModel:
     # measured forward costs by profile key (device, dtype, threads, forward): a device fact
     profiles: dict[str, Any] = field(default_factory=dict)
     # "fp32": the weights as loaded; "fp16": our forward reads fp16 copies (fp32 arithmetic, see
-    # engine.dense); "auto": fp16 where measured faster on this CPU when our forward is built
+    # engine.dense); "bf16": weights and arithmetic in bf16; "auto": on a CPU, whichever of the
+    # three is measured fastest here, decided when our forward is built
     weights: str = "fp32"
     _own: Any = field(default=None, repr=False)
 
@@ -65,40 +66,41 @@ class LoadedModel:
             reason = llama_forward.unsupported_reason(self.model)
             if self.forward == "own" and reason:
                 raise UserError(f"this model cannot run on draftpad's own forward: {reason}")
-            from engine.dense import fp16_available
-
             self._own = False
-            if self.weights != "fp32" and not (use and reason is None and fp16_available()):
-                self.weights = "fp32"  # transformers runs it as loaded, or no fp16 kernel here
             if use and reason is None:
                 if self.weights == "auto":
-                    # rounded either way, so the text does not depend on which kernel was faster
-                    llama_forward.round_weights(self.model)
-                    self.weights = "fp16" if self._fp16_faster(llama_forward) else "fp32"
+                    self.weights = self._measured_format()
+                    if self.weights == "bf16":
+                        self.model.to(torch.bfloat16)
+                        self.dtype = torch.bfloat16
+                    else:  # rounded either way, so the text does not depend on which kernel was faster
+                        llama_forward.round_weights(self.model)
                 self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16")
+            copies_asked = self.weights in ("fp16", "auto") and self.dtype == torch.float32
+            if copies_asked and (self._own is False or self._own.lm_head.fp16 is None):
+                self.weights = "fp32"  # transformers runs it as loaded, or no fp16 kernel here
         return self._own or None
 
-    def _fp16_faster(self, llama_forward: Any) -> bool:
-        """Whether fp16 copies of the weights run faster on this machine: measured once, then
-        remembered on disk, so a busy moment does not flip the choice from one session to the next."""
+    def _measured_format(self) -> str:
+        """The fastest weight format on this machine (engine.dense): measured once, then remembered
+        on disk, so a busy moment does not flip the choice from one session to the next."""
         import json
 
-        from engine.dense import fp16_is_faster, pack_dense
-        from engine.paths import cache_dir
+        from engine.dense import pick_format, time_formats
 
         key = hashlib.sha256(f"{self.identity}|{self.device}|{torch.get_num_threads()}|{torch.__version__}"
                              .encode()).hexdigest()[:20]
-        path = cache_dir("adaptive") / f"weights-{key}.json"
+        path = cache_dir("adaptive") / f"format-{key}.json"
         try:
-            return bool(json.loads(path.read_text())["fp16_faster"])
+            return pick_format(json.loads(path.read_text())["seconds"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
         mlp = [block.mlp.up_proj.weight for block in self.model.model.layers]  # most of a forward's bytes
-        faster = fp16_is_faster([pack_dense(weight, None, fp16=True) for weight in mlp])
+        timings = time_formats(mlp)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"fp16_faster": faster}))
+        tmp.write_text(json.dumps({"seconds": timings}))
         os.replace(tmp, path)
-        return faster
+        return pick_format(timings)
 
     @property
     def forward_name(self) -> str:
@@ -182,12 +184,14 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     return DTYPES[name]
 
 
-def pick_weights(name: str, device: torch.device) -> str:
-    """How our forward holds fp32 weights: "fp16w" asks for fp16 copies, "auto" on a CPU measures
-    whether they are faster (engine.dense), anything else keeps the weights as loaded."""
+def pick_weights(name: str, device: torch.device, dtype: torch.dtype) -> str:
+    """How the dense weights are held: "fp16w" asks for fp16 copies under fp32 arithmetic, "auto"
+    on a CPU measures which format is fastest (engine.dense), anything else keeps them as loaded."""
     if name == "fp16w":
         return "fp16"
-    return "auto" if name == "auto" and device.type == "cpu" else "fp32"
+    if name == "auto" and device.type == "cpu":
+        return "auto"
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
 def _gguf_cache_folder(resolved: ResolvedSpec) -> Path:
@@ -276,7 +280,7 @@ def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "aut
         raise ModelNotFound(f"could not load model '{spec}' from {where}: {first}") from exc
     model.to(target_device).eval()
     lm = LoadedModel(model, tokenizer, resolved, target_device, target_dtype, time.perf_counter() - started, forward,
-                     weights=pick_weights(dtype, target_device))
+                     weights=pick_weights(dtype, target_device, target_dtype))
     lm.own_weights  # fuse the weights now, not inside the first timed generation
     lm.load_seconds = time.perf_counter() - started
     return lm

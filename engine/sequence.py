@@ -51,7 +51,7 @@ class OwnSequence:
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         start = self.cache.length
         lf.reserve(self.cache, start + width, self.weights.shape.max_positions)
-        if parents is None:
+        if parents is None or width == 1:  # a lone token sees the whole cache: no mask to build
             positions = torch.arange(start, start + width, device=self.device)
             return positions, None if width == 1 else lf.chain_visibility(width, self.device)
         shape = torch.tensor([list(parents), list(depth)], device=self.device)  # one host-to-device copy

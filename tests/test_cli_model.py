@@ -28,6 +28,26 @@ def test_bad_options_are_one_line(cli, tiny_model_dir) -> None:
     assert_clean_error(cli("generate", "hi", "--model", str(tiny_model_dir), "--max-new-tokens", "0"))
 
 
+def test_mistyped_options_are_refused_before_any_model_loads(cli) -> None:
+    import time
+
+    from assistant.cli import build_parser
+    from engine import METHODS
+
+    started = time.monotonic()
+    # the default model is never loaded for these (it was: 17 s to say '--method magic' is unknown)
+    assert_clean_error(cli("generate", "hi", "--method", "magic"), "magic")
+    assert_clean_error(cli("generate", "hi", "--max-new-tokens", "-3"), "at least 1")
+    assert_clean_error(cli("draft", "1", "--bogus"), "--bogus")
+    assert_clean_error(cli("frobnicate"), "frobnicate")
+    assert time.monotonic() - started < 20
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("draftpad ")
+    gen = next(a for a in build_parser()._subparsers._group_actions[0].choices["generate"]._actions
+               if a.dest == "method")
+    assert set(gen.choices) == set(METHODS)
+
+
 def test_generate_json_on_tiny_model(cli, tiny_model_dir) -> None:
     result = cli("generate", "Use PostgreSQL", "--model", str(tiny_model_dir), "--max-new-tokens", "12", "--json")
     assert result.returncode == 0, result.stderr

@@ -191,6 +191,8 @@ def test_field_rules_are_the_cores_and_name_the_field() -> None:
         drafting.new_session("in-rent-agreement", values={**RENT, "rent": "abc"})
     with pytest.raises(UserError, match="field 'start_date' needs a date"):
         drafting.new_session("in-rent-agreement", values={**RENT, "start_date": "next tuesday"})
+    for written in ("Rs. 85,00,000/- (Rupees Eighty-Five Lakh only)", "₹ 1.2 crore", "25000", "Rs. 25,000 only"):
+        assert drafting.new_session("in-rent-agreement", values={**RENT, "rent": written}).values["rent"] == written
     titled = drafting.new_session("adr-nygard", "Use SQLite for notes", {"context": "c", "decision": "d"})
     assert titled.values["title"] == "Use SQLite for notes"
 
@@ -266,13 +268,14 @@ def test_a_retry_leaves_out_the_earlier_prose_it_copied_and_no_lead_in_dangles(s
 
 
 def test_prose_states_no_amount_its_section_was_not_given(scripted) -> None:
-    scripted("in good condition and follow the rules of the housing society. "
+    scripted("The Lessee shall keep the said Premises free of pests. "
              "It shall pay a monthly maintenance charge of Rs. 28,000/- to the Lessor.")
     sid = drafting.new_session("in-rent-agreement", values=RENT).id
     maintenance = next(s for s in drafting.get_session(sid).sections if s.key == "maintenance")
-    text = drafting.draft_section(sid, maintenance.id, object()).version.text
+    assert not drafting.needs_model(sid, maintenance.id)  # a standard clause: the template's words alone
+    text = drafting.draft_section(sid, maintenance.id, object(), extend=True).version.text
     assert "28,000" not in text and text.endswith(
-        "The Lessee shall also keep the said Premises in good condition and follow the rules of the housing society.")
+        "the rules and bye-laws of the housing society.\n\nThe Lessee shall keep the said Premises free of pests.")
 
 
 def test_a_clause_binding_one_party_ends_where_it_starts_binding_the_other() -> None:

@@ -99,6 +99,16 @@ def test_cli_export_refuses_with_one_line_and_force_writes(capsys: pytest.Captur
     code = main(["export", str(sid), "--format", "md", "-o", str(target)])
     assert code != 0 and "already exists" in capsys.readouterr().err
     assert main(["export", str(sid), "--format", "md", "-o", str(target), "--force"]) == 0
+    capsys.readouterr()
+    # "-o -": the same document on standard output, with the same refusals
+    assert main(["export", str(sid), "--format", "md", "-o", "-"]) == 0
+    assert capsys.readouterr().out == target.read_text(encoding="utf-8")
+    drafting.set_values(sid, {"place": ""})
+    assert main(["export", str(sid), "--format", "md", "-o", "-"]) != 0
+    out, err = capsys.readouterr()
+    assert out == "" and "no value for place" in err
+    assert main(["export", str(sid), "--format", "docx", "-o", "-"]) != 0
+    assert "--format md" in capsys.readouterr().err
 
 
 def adr(title: str, template: str = "adr-nygard", **values: str) -> int:

@@ -147,16 +147,33 @@ def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from engine import dense
 
-    for faster in (True, False):
-        monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path / f"cache-{faster}"))
-        monkeypatch.setattr(dense, "fp16_is_faster", lambda layers, faster=faster: faster)
+    fp16 = dense.fp16_available()
+    cases = {"fp16": {"fp32": [2.0, 2.0, 2.0], "fp16": [1.0, 1.0, 1.0], "bf16": [0.7, 3.0, 8.0]},
+             "fp32": {"fp32": [1.0, 1.0, 1.0], "fp16": [1.0, 0.8, 0.8], "bf16": [0.5, 2.0, 4.0]},
+             "bf16": {"fp32": [2.0, 2.0, 2.0], "fp16": [1.0, 1.0, 1.0], "bf16": [0.5, 0.5, 0.8]}}
+    for expected, timings in cases.items():
+        monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path / f"cache-{expected}"))
+        monkeypatch.setattr(dense, "time_formats", lambda weights, timings=timings: timings)
         lm = engine.load_model(str(family_dirs["llama"]))
-        assert lm.weights == ("fp16" if faster and dense.fp16_available() else "fp32")
-        assert (lm.own_weights.lm_head.fp16 is not None) == (lm.weights == "fp16")
+        want = "fp32" if expected == "fp16" and not fp16 else expected
+        assert lm.weights == want
+        assert (lm.own_weights.lm_head.fp16 is not None) == (want == "fp16")
+        assert lm.dtype == (torch.bfloat16 if want == "bf16" else torch.float32)
+        assert lm.own_weights.embed.dtype == lm.dtype
     # a later session on this machine keeps the measured choice, whatever a busy moment would say
-    monkeypatch.setattr(dense, "fp16_is_faster", lambda layers: True)
+    monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path / "cache-fp32"))
+    monkeypatch.setattr(dense, "time_formats", lambda weights: cases["bf16"])
     assert engine.load_model(str(family_dirs["llama"])).weights == "fp32"
     assert engine.load_model(str(family_dirs["llama"]), forward="hf").weights == "fp32"
+
+
+def test_format_choice_needs_a_win_at_every_width() -> None:
+    from engine.dense import pick_format
+
+    assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.95], "bf16": [0.3, 0.3]}) == "bf16"
+    assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.3, 4.0]}) == "fp16"  # this CPU's case
+    assert pick_format({"fp32": [1.0, 1.0], "bf16": [0.95, 0.5]}) == "fp32"  # no fbgemm, bf16 short of the margin
+    assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.48, 0.48]}) == "fp16"
 
 
 def test_cache_after_tree_acceptance_equals_a_fresh_prefill(pairs) -> None:

@@ -53,9 +53,10 @@ def test_off_stops_recording_and_survives_reopening(tmp_path: Path, result: Gene
 
 
 # Clean, distinct answers of a few words each: nothing in them is dropped as a repeat or an echo.
-ANSWERS = ["the tenant keeps the garden tidy every week.", "the parties may renew this lease by mutual consent.",
-           "any dispute goes first to a mediator both parties choose.", "the lessee may keep one small pet.",
-           "parking is limited to one car in the basement.", "guests may stay for at most two weeks."]
+ANSWERS = ["The Lessee shall keep the garden of the said Premises tidy every week.",
+           "The Lessee may renew this lease by mutual consent.", "The Lessee may keep one small pet.",
+           "The Lessee may park one car in the basement of the said Premises.",
+           "The Lessee may have guests stay for at most two weeks.", "The Lessee shall not sublet the Premises."]
 
 
 def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Path,
@@ -80,7 +81,7 @@ def test_planning_and_drafting_are_logged_with_their_session(tiny_model_dir: Pat
     monkeypatch.setattr(model_calls, "generate", spy)
     sid = drafting.new_session("in-rent-agreement", values=RENT).id
     drafting.plan(sid, lm, max_new_tokens=8, use_library=False)
-    drafting.draft_all(sid, lm, max_new_tokens=6, use_library=False)
+    drafting.draft_all(sid, lm, max_new_tokens=6, use_library=False, extend=True)  # a lease's clauses need no model
     entries = list(reversed(open_log().recent()))
     drafted = [s for s in drafting.get_session(sid).sections if s.current.source == "generated"]
     assert len(drafted) >= 1 and len(answers) == 1 + len(drafted)  # one plan, one call per model section

@@ -153,7 +153,8 @@ def test_rent_agreement_end_to_end(server: FakeServer, capsys: pytest.CaptureFix
 
 def test_cut_mid_draft_is_kept_as_a_version() -> None:
     session = drafting.new_session("in-rent-agreement", "Flat 4B", values=RENT_FACTS)
-    section_id = next(s.id for s in session.sections if drafting.needs_model(session.id, s.id))
+    # a server's model adds to the template's clauses by default
+    section_id = next(s.id for s in session.sections if drafting.needs_model(session.id, s.id, extend=True))
     with FakeServer(reply=SECTION, drop_after=6) as fake:
         lm = connect_server(fake.url)
         with pytest.raises(ServerError, match="cut the stream"):

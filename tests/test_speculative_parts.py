@@ -100,14 +100,28 @@ def test_cost_profile_is_measured_once_and_cached(tiny_model_dir: Path) -> None:
     assert len(profile.seconds) == len(profile.widths) and all(s > 0 for s in profile.seconds)
     files = [cache_dir("adaptive") / f"{_profile_key(lm)}.json"]
     assert files[0].is_file()
-    fake = {"widths": list(profile.widths), "seconds": [1.0] * len(profile.widths)}
+    assert len(profile.per_token) == len(profile.widths)  # the tiny model fits both contexts
+    fake = {"widths": list(profile.widths), "seconds": [1.0] * len(profile.widths),
+            "per_token": [0.0] * len(profile.widths), "context": 256}
     files[0].write_text(json.dumps(fake))
     lm.profiles.clear()
     assert cost_profile(lm).seconds == (1.0,) * len(profile.widths)  # read back, not re-measured
+    del fake["per_token"]  # a profile from before costs followed the context is measured again
+    files[0].write_text(json.dumps(fake))
+    lm.profiles.clear()
+    assert cost_profile(lm).seconds != (1.0,) * len(profile.widths)
     files[0].write_text("{broken")
     lm.profiles.clear()
     assert cost_profile(lm).seconds != (1.0,) * len(profile.widths)  # a bad file is re-measured
     assert engine.adaptive.baseline_tok_s(lm) == pytest.approx(1.0 / cost_profile(lm).seconds[0])
+
+
+def test_planner_drafts_less_over_a_long_context() -> None:
+    # wide forwards grow dearer with the cache faster than a one-token forward does
+    profile = CostProfile((1, 2, 4, 8, 16, 32, 64), (0.04, 0.041, 0.042, 0.044, 0.048, 0.056, 0.07),
+                          (1e-6, 1e-6, 2e-6, 4e-6, 8e-6, 16e-6, 32e-6), 256)
+    probs = np.array([0.9, 0.8, 0.6, 0.5] + [0.3] * 12 + [0.1] * 20)
+    assert best_count(probs, profile, context=256) > best_count(probs, profile, context=4096) > 0
 
 
 def test_planner_drafts_only_when_it_pays() -> None:

@@ -18,8 +18,22 @@ AREAS = ["assistant.cli.model", "assistant.cli.bench", "assistant.cli.library", 
          "assistant.cli.suggest", "assistant.cli.logs", "assistant.cli.config"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: a mistyped option is named on one line, with where
+    to look, instead of a usage block (subcommands' parsers are made of this class too)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"draftpad: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="draftpad", description="A local, private writing assistant for structured documents.")
+    from importlib.metadata import PackageNotFoundError, version
+
+    parser = Parser(prog="draftpad", description="A local, private writing assistant for structured documents.")
+    try:
+        parser.add_argument("--version", action="version", version=f"draftpad {version('draftpad')}")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        pass
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     app = sub.add_parser("app", help="open the terminal app (the default with no command)")
     add_model_options(app)

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from assistant.bench import DEFAULT_CORPUS, DEFAULT_METHODS, DEFAULT_PROMPTS
-from assistant.cli.options import add_model_options
+from assistant.cli.options import add_model_options, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,12 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS,
                        help="JSONL prompt file (default: draftpad's own drafting prompts)")
-    bench.add_argument("--max-new-tokens", type=int, default=None,
+    bench.add_argument("--max-new-tokens", type=positive_int, default=None,
                        help="per prompt, unless the line sets its own (default 128); with --drafting: per section "
                             "(default: the template's)")
     bench.add_argument("--methods", default=DEFAULT_METHODS,
                        help=f"comma-separated (default {DEFAULT_METHODS}); hf-greedy is always included")
-    bench.add_argument("--repeats", type=int, default=1, help="runs per prompt and method; the fastest counts")
+    bench.add_argument("--repeats", type=positive_int, default=1, help="runs per prompt and method; the fastest counts")
     bench.add_argument("--no-cold", action="store_true", help="skip the cold-table rows")
     bench.add_argument("--json", dest="json_out", type=Path, default=None, help="also write the table as JSON here")
     bench.add_argument("--suggest", action="store_true",

@@ -349,7 +349,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from assistant import drafting
+    from engine import UserError
 
+    if args.output == "-":
+        if args.format != "md" or args.supersedes is not None:
+            raise UserError("-o - writes Markdown to the terminal: use --format md, without --supersedes")
+        sys.stdout.write(drafting.export_markdown(args.id, force=args.force))
+        return 0
     path = drafting.export(args.id, args.format, Path(args.output) if args.output else None,
                            supersedes=args.supersedes, force=args.force)
     _out(str(path))
@@ -377,7 +383,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 # -- registration ---------------------------------------------------------------------------------
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from assistant.cli.options import add_model_options
+    from assistant.cli.options import add_model_options, positive_int
 
     p = sub.add_parser("templates", help="list document templates, or show one")
     p.add_argument("action", nargs="?", choices=["show"], help="show ID: a template's fields and sections")
@@ -401,7 +407,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="let the model propose the section titles")
     p.add_argument("id", type=int)
     p.add_argument("--no-library", action="store_true", help="do not look at similar documents")
-    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--max-new-tokens", type=positive_int, default=96)
     add_model_options(p)
     p.set_defaults(func=cmd_plan)
 
@@ -421,7 +427,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--section", type=int, metavar="N")
     which.add_argument("--all", action="store_true")
     p.add_argument("--redraft", action="store_true", help="with --all: also redraft sections that have text")
-    p.add_argument("--max-new-tokens", type=int, help="per section (default: the template's, else 200)")
+    p.add_argument("--max-new-tokens", type=positive_int, help="per section (default: the template's, else 200)")
     p.add_argument("--no-library", action="store_true", help="draft without retrieved examples")
     p.add_argument("--extend", action="store_true",
                    help="let the model add to sections whose facts you gave (default: only with a server's model; "
@@ -465,7 +471,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("id", type=int)
     p.add_argument("--format", required=True, choices=["md", "docx", "pdf"], help="pdf needs LibreOffice (soffice)")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="a file, or a folder (ADRs get their adr-tools number there); ADRs default to the folder "
+                   help="a file, a folder (ADRs get their adr-tools number there), or - for Markdown on standard "
+                        "output; ADRs default to the folder "
                         "named by .adr-dir (or doc/adr), found as adr-tools finds it")
     p.add_argument("--supersedes", type=int, metavar="N", help="ADR only: this record supersedes record N")
     p.add_argument("--force", action="store_true",

@@ -8,16 +8,16 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from assistant.cli.options import add_model_options
+    from assistant.cli.options import add_model_options, positive_int
 
     gen = sub.add_parser("generate", help="answer one prompt, streaming to stdout")
     gen.add_argument("prompt", help="the prompt ('-' reads it from stdin)")
     gen.add_argument("--system", default=None, help="a system message")
-    gen.add_argument("--max-new-tokens", type=int, default=256)
+    gen.add_argument("--max-new-tokens", type=positive_int, default=256)
     gen.add_argument("--temperature", type=float, default=0.0)
     gen.add_argument("--top-p", type=float, default=1.0)
     gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--method", default="auto", help="decoding method: auto, recycling, greedy")
+    gen.add_argument("--method", default="auto", choices=("auto", "recycling", "greedy"), help="decoding method")
     gen.add_argument("--json", action="store_true", help="end with one JSON line of text and stats")
     add_model_options(gen)
     gen.set_defaults(func=cmd_generate)

@@ -7,6 +7,17 @@ import argparse
 import os
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, refused at parse time (before any model loads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_model_options(parser: argparse.ArgumentParser, several_servers: bool = False) -> None:
     parser.add_argument("--model", default=os.environ.get("DRAFTPAD_MODEL", "default"),
                         help="'default' (embedded SmolLM2-135M), a .gguf file, a model folder or a cached hub id")

@@ -36,6 +36,7 @@ __all__ = [
     "DraftResult", "FROM_FACTS", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult",
     "SectionSpec", "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
     "check_answer", "check_values", "draft_all", "draft_section", "edit_section", "export", "export_findings",
+    "export_markdown",
     "export_path", "get_session",
     "get_template", "history", "list_sessions", "list_templates", "missing_required", "move_section", "needs_model",
     "new_session", "open_log", "parse_titles", "plan", "refresh_suggestions", "remove_section", "rename_section",
@@ -308,6 +309,15 @@ def export(session_id: int, fmt: str, path: Path | None, *, supersedes: int | No
     template = get_template(session.template_id)
     return export_session(template, session, fmt, None if path is None else Path(path), supersedes=supersedes,
                           force=force, findings=findings)
+
+
+def export_markdown(session_id: int, *, force: bool = False) -> str:
+    """The document as Markdown text, for a terminal or a pipe; refused as `export` refuses."""
+    from assistant.drafting.exporter import markdown_text
+
+    findings = [] if force else export_findings(session_id)
+    session = get_session(session_id)
+    return markdown_text(get_template(session.template_id), session, force=force, findings=findings)
 
 
 def export_path(session_id: int, fmt: str, path: Path | None) -> Path:

@@ -150,7 +150,7 @@ def _target(template: Template, session: Session, fmt: str, path: Path | None,
     if path is None:
         found = adr_files.adr_dir(Path.cwd()) if template.adr else None
         if found is None:
-            raise UserError("say where to write it: -o FILE or -o FOLDER" +
+            raise UserError("say where to write it: -o FILE, -o FOLDER or -o - (Markdown to the terminal)" +
                             (" (or add a .adr-dir file, as adr-tools does)" if template.adr else ""))
         path = found
         if not path.is_dir():
@@ -179,15 +179,25 @@ def target_path(template: Template, session: Session, fmt: str, path: Path | Non
     return _target(template, session, fmt, path, None)[0]
 
 
+def _refuse_unless_forced(findings: list | None, force: bool) -> None:
+    blocking = [f for f in findings or [] if f.code in BLOCKING]
+    if blocking and not force:
+        raise UserError(refusal(blocking))
+
+
+def markdown_text(template: Template, session: Session, *, force: bool = False, findings: list | None = None) -> str:
+    """The document as Markdown, refused as `export_session` refuses (no file, so no ADR number)."""
+    _refuse_unless_forced(findings, force)
+    return to_markdown(render(template, session))
+
+
 def export_session(template: Template, session: Session, fmt: str, path: Path | None, supersedes: int | None = None,
                    *, force: bool = False, findings: list | None = None) -> Path:
     """Write the document. Without `force`, refuse (UserError, one line) when `findings` has a
     missing value or placeholder, or when the file already exists."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}' (use {', '.join(FORMATS)})")
-    blocking = [f for f in findings or [] if f.code in BLOCKING]
-    if blocking and not force:
-        raise UserError(refusal(blocking))
+    _refuse_unless_forced(findings, force)
     path, number, old = _target(template, session, fmt, path, supersedes)
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a folder")

@@ -9,7 +9,10 @@ import re
 from assistant.drafting.templates import FieldSpec, Template
 from engine.errors import UserError
 
-MONEY = re.compile(r"^(rs\.?|inr|₹|\$|usd|eur|€)?\s*[\d,]+(\.\d{1,2})?(\s*(/-|only))?$", re.IGNORECASE)
+# figures, optionally in lakh/crore, then the "/-" or "only" and the amount in words that deeds write
+# after them: "Rs. 85,00,000/- (Rupees Eighty-Five Lakh only)", "₹ 1.2 crore", "25000"
+MONEY = re.compile(r"^(rs\.?|inr|₹|\$|usd|eur|€)?\s*\d[\d,]*(\.\d{1,2})?(\s*(lakhs?|crores?|thousand))?"
+                   r"(\s*(/-|only))?(\s*\([^()]+\))?$", re.IGNORECASE)
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d %B %Y", "%d %b %Y", "%B %d, %Y")
 

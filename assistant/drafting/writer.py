@@ -50,14 +50,17 @@ def without_model(template: Template, spec: SectionSpec | None, values: dict[str
     cases, almost never worth keeping: it restated the facts ("This matters because it is a very
     simple and light."), contradicted them ("we will have to implement a new version of the
     self-hosted Jenkins server" under a decision to replace it) or invented them, which in an
-    affidavit means a sworn declaration nobody made ("Rahul Kumar is a Rahul Verma"). So it writes
-    only what no fact covers (a Consequences section with none given, a clause with no field)."""
+    affidavit means a sworn declaration nobody made ("Rahul Kumar is a Rahul Verma"), and after a
+    standard clause an obligation nobody agreed to ("the purchaser shall be entitled to the full
+    value of the property"). So it writes only sections whose wording leaves a fact unsaid (a
+    Consequences section with none given, a patent's detailed description); a clause that needs no
+    fact is the template's wording alone."""
     if spec is None:
         return None
     if spec.mode == "fixed":
         # Where law or convention fixes the wording, the template writes it: no model involved.
         return render_text(template, spec.text, values).strip()
-    if spec.mode == "mixed" and not extend and spec.uses and all(values.get(name, "").strip() for name in spec.uses):
+    if spec.mode == "mixed" and not extend and all(values.get(name, "").strip() for name in spec.uses):
         return prompts.join_mixed(template, spec.text, values, "")
     return None
 
@@ -107,7 +110,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         if on_text:
             on_text(text)
         version = store.add_version(session_id, section.id, text, "fixed", "template",
-                                    "fixed" if spec.mode == "fixed" else FROM_FACTS)
+                                    FROM_FACTS if spec.mode == "mixed" and spec.uses else "fixed")
         return DraftResult(position, section.title, version, used_model=False, section_id=section.id)
 
     own_library = library is None and use_library

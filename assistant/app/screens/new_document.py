@@ -34,6 +34,11 @@ class NewDocumentScreen(DraftpadScreen):
     BINDINGS = [
         Binding("ctrl+s", "next", "Review / Create", tooltip="Review the answers, then create the document"),
         Binding("escape", "back", "Back", tooltip="Back to the answers, or to the home screen"),
+        # Priority: the app routes each key to the field focused when the key arrives, and a plain
+        # Tab moves focus only once it bubbles back from that field; keys typed right after it
+        # (fast typing, a paste, a busy moment while the model loads) landed in the field before.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
     DEFAULT_CSS = """
     NewDocumentScreen #new-form { height: 1fr; padding: 0 2; }
