@@ -131,7 +131,9 @@ async def test_a_buffer_typed_on_an_older_version_is_not_restored_silently(tmp_p
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any(getattr(s, "loaded", False) for s in app.screen_stack), what="home")
         app.open_session(session.id, section.id)
-        await until(pilot, lambda: screen_name(pilot) == "ConfirmScreen", what="the stale-buffer question")
+        # the screen is pushed before its widgets mount: wait for the question itself
+        await until(pilot, lambda: screen_name(pilot) == "ConfirmScreen" and bool(app.screen.query(Static)),
+                    what="the stale-buffer question")
         assert "v1" in str(app.screen.query_one(Static).render()) and "now v2" in str(app.screen.query_one(Static).render())
         await pilot.press("escape")  # keep the stored version
         await until(pilot, lambda: screen_name(pilot) == "EditorScreen")
