@@ -73,7 +73,9 @@ class LoadedModel:
                     if self.weights == "bf16":
                         self.model.to(torch.bfloat16)
                         self.dtype = torch.bfloat16
-                    else:  # rounded either way, so the text does not depend on which kernel was faster
+                    elif self.weights == "fp32":
+                        # rounded as fp16 copies round them (in extract), so the text does not
+                        # depend on which kernel was measured faster
                         llama_forward.round_weights(self.model)
                 self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16")
             copies_asked = self.weights in ("fp16", "auto") and self.dtype == torch.float32

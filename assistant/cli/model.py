@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--temperature", type=float, default=0.0)
     gen.add_argument("--top-p", type=float, default=1.0)
     gen.add_argument("--seed", type=int, default=None)
+    # engine.METHODS' names, spelt out so a mistyped one is refused without importing torch (a test
+    # keeps the two equal)
     gen.add_argument("--method", default="auto", choices=("auto", "recycling", "greedy"), help="decoding method")
     gen.add_argument("--json", action="store_true", help="end with one JSON line of text and stats")
     add_model_options(gen)

@@ -23,8 +23,8 @@ def add_model_options(parser: argparse.ArgumentParser, several_servers: bool = F
                         help="'default' (embedded SmolLM2-135M), a .gguf file, a model folder or a cached hub id")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--dtype", default="auto",
-                        help="auto (bf16 on GPU; on CPU fp32 arithmetic, weights kept in fp16 where that is measured "
-                             "faster), fp32, fp16w (fp32 arithmetic on fp16 weights), bf16, fp16")
+                        help="auto (bf16 on GPU; on a CPU the fastest of fp32, fp16-stored weights and bf16, "
+                             "measured once per machine), fp32, fp16w (fp32 arithmetic on fp16 weights), bf16, fp16")
     if several_servers:
         parser.add_argument("--server", action="append", default=None, metavar="URL",
                             help="also measure this OpenAI-compatible server (repeatable; URL#LABEL names the row)")
