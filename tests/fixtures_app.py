@@ -10,6 +10,7 @@ from typing import Callable
 from textual.pilot import Pilot
 
 from assistant.app.app import DraftpadApp
+from assistant.app.stream_relay import StreamRelay
 
 SIZE = (120, 40)
 
@@ -42,26 +43,27 @@ def screen_name(pilot: Pilot) -> str:
 
 class Gate:
     """Holds the model mid-generation: once `when()` is true, the worker that streams the model's
-    text into the app waits (inside its next hand-over to the UI thread) until released, so a test
-    can press keys while a generation is certainly still running. It holds the worker, not a
-    forward, so it works whichever forward the engine runs (ours or transformers')."""
+    text into the app waits (inside its next hand-over of text, StreamRelay.push) until released,
+    so a test can press keys while a generation is certainly still running. It holds the worker,
+    not a forward, so it works whichever forward the engine runs (ours or transformers'). The
+    hand-over is patched for the whole class until release()."""
 
     def __init__(self, app: DraftpadApp, when: Callable[[], bool]) -> None:
         self.when = when
         self.reached = threading.Event()
         self.opened = threading.Event()
-        original = app.call_from_thread
+        self._original = original = StreamRelay.push
 
-        def call_from_thread(callback: Callable, *args: object, **kwargs: object) -> object:
-            # always a worker thread: Textual refuses call_from_thread on the app's own thread
-            # one hold: once reached, `when` is not asked again (it may read widgets of a screen
-            # the test has since left, from another worker's hand-over)
+        def push(relay: StreamRelay, chunk: str) -> None:
+            # always a worker thread. One hold: once reached, `when` is not asked again (it may
+            # read widgets of a screen the test has since left, from another worker's hand-over)
             if not self.reached.is_set() and self.when():
                 self.reached.set()
                 self.opened.wait(timeout=120)
-            return original(callback, *args, **kwargs)
+            original(relay, chunk)
 
-        app.call_from_thread = call_from_thread  # type: ignore[method-assign]
+        StreamRelay.push = push  # type: ignore[method-assign]
 
     def release(self) -> None:
+        StreamRelay.push = self._original  # type: ignore[method-assign]
         self.opened.set()

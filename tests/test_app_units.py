@@ -16,6 +16,7 @@ from assistant.app.last_place import FILE_NAME, Place, load_place, save_place
 from assistant.app.model_host import LastRun, ModelHost
 from assistant.app.screens.export import default_path, with_format
 from assistant.app.screens.versions import unified_diff
+from assistant.app.stream_relay import StreamRelay
 from assistant.app.widgets.status_bar import describe_last, describe_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +115,29 @@ def test_planner_view_lists_titles_from_finished_lines() -> None:
     view = planner_view("1. Context\n2. Decision drivers\n3. Opti").plain
     assert view.splitlines() == ["Proposed so far:", "  • Context", "  • Decision drivers", "3. Opti"]
     assert planner_view("Cont").plain == "Cont"
+
+
+def test_streamed_text_is_relayed_in_order_without_waiting_for_the_ui() -> None:
+    """The worker never blocks on the screen: it only queues, telling the screen once per batch,
+    and the screen takes the whole batch in one flush, in the order the text was written."""
+    import threading
+
+    posted: list[object] = []
+    shown: list[str] = []
+    relay = StreamRelay(SimpleNamespace(post_message=posted.append), shown.append)  # type: ignore[arg-type]
+    chunks = [f"w{i} " for i in range(200)]
+
+    def worker() -> None:
+        for i, chunk in enumerate(chunks):
+            relay.push(chunk)
+            if i % 50 == 49:
+                relay.flush()  # the UI catching up now and then, from another thread
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=10)
+    relay.flush()  # what the final update does first
+    relay.flush()  # a late notice after that finds nothing to add
+    assert "".join(shown) == "".join(chunks)
+    assert len(shown) == 4 and len(posted) == 4  # one notice and one update per batch, not per chunk
+    assert all(isinstance(m, StreamRelay.Arrived) and m.relay is relay for m in posted)

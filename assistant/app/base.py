@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from assistant.app import core
+from assistant.app.stream_relay import StreamRelay
 from assistant.app.widgets.dialogs import TextViewScreen
 from assistant.app.widgets.status_bar import StatusBar
 
@@ -63,6 +64,10 @@ class DraftpadScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.dp.remember(self)
+
+    @on(StreamRelay.Arrived)
+    def _stream_arrived(self, message: StreamRelay.Arrived) -> None:
+        message.relay.flush()
 
     @work(thread=True, group="document")
     def read_document(self, path: str) -> None:

@@ -56,3 +56,10 @@ def message_of(exc: BaseException) -> str:
     from engine import UserError
 
     return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"
+
+
+def severity_of(exc: BaseException) -> str:
+    """A request refused for a reason the person can act on is a warning; anything else an error."""
+    from engine import UserError
+
+    return "warning" if isinstance(exc, UserError) else "error"

@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, Static
 
 from assistant.app import core
 from assistant.app.base import DraftpadScreen, attached_only
+from assistant.app.stream_relay import StreamRelay
 
 
 class AskScreen(DraftpadScreen):
@@ -32,6 +33,7 @@ class AskScreen(DraftpadScreen):
         self.cancel = threading.Event()
         self.answer = ""
         self.generating = False
+        self.relay = StreamRelay(self, self._append)
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="Ask the local model anything, then press Enter", id="ask-prompt")
@@ -56,15 +58,16 @@ class AskScreen(DraftpadScreen):
         self.query_one("#ask-figures", Label).update("generating… (Esc stops)")
         self.cancel = threading.Event()
         self.generating = True
-        self.ask(prompt, self.cancel)
+        self.relay = StreamRelay(self, self._append)
+        self.ask(prompt, self.cancel, self.relay)
 
     @work(thread=True, exclusive=True, group="ask")
-    def ask(self, prompt: str, cancel: threading.Event) -> None:
+    def ask(self, prompt: str, cancel: threading.Event, relay: StreamRelay) -> None:
         app, host = self.app, self.dp.host  # self.app no longer resolves here once the screen is left
         try:
             with host.job("answering…"):
                 result = core.drafting().ask(host.lm, prompt, max_new_tokens=256, cancel=cancel,
-                                             on_text=lambda chunk: app.call_from_thread(self._append, chunk))
+                                             on_text=relay.push)
         except Exception as exc:  # noqa: BLE001 - errors become notifications
             app.call_from_thread(self._failed, core.first_line(exc))
             return
@@ -77,6 +80,7 @@ class AskScreen(DraftpadScreen):
 
     @attached_only
     def _finished(self, stats: object) -> None:
+        self.relay.flush()
         self.generating = False
         last = self.dp.host.record(stats)
         reason = getattr(stats, "stop_reason", "")
@@ -86,6 +90,7 @@ class AskScreen(DraftpadScreen):
 
     @attached_only
     def _failed(self, message: str) -> None:
+        self.relay.flush()  # the answer so far stays on screen
         self.generating = False
         self.query_one("#ask-figures", Label).update("")
         self.notify(f"Generation failed: {message}", severity="error")

@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from assistant.app import buffers, core
 from assistant.app.base import DraftpadScreen, attached_only
+from assistant.app.stream_relay import StreamRelay
 from assistant.app.widgets.dialogs import ConfirmScreen, PickScreen
 from assistant.app.widgets.ghost_text import GhostTextArea
 from assistant.app.suggestion_source import continuations
@@ -81,6 +82,7 @@ class EditorScreen(DraftpadScreen):
         self.base_version = 0  # the stored version the editor's text starts from (0: none yet)
         self.generating = False
         self.cancel = threading.Event()
+        self.relay = StreamRelay(self, self.streamed)  # a new one per generation
         self.generation: Any = None  # the last DraftResult
         self.preface = ""  # template wording shown before the streamed prose
         self._buffer_timer: Timer | None = None
@@ -333,7 +335,8 @@ class EditorScreen(DraftpadScreen):
         self.query_one("#editor-state", Static).update(
             "writing from your facts…" if not needs else
             "waiting for the model to load…" if not host.ready else "generating… (Esc stops)")
-        self.run_generation(self.cancel, extend, needs)
+        self.relay = StreamRelay(self, self.streamed)
+        self.run_generation(self.cancel, self.relay, extend, needs)
 
     def wording_before_draft(self) -> str:
         """For a section whose template wording wraps the model's prose, the words that come before
@@ -344,7 +347,7 @@ class EditorScreen(DraftpadScreen):
             return ""
 
     @work(thread=True, exclusive=True, group="generate")
-    def run_generation(self, cancel: threading.Event, extend: bool, needs_model: bool = True) -> None:
+    def run_generation(self, cancel: threading.Event, relay: StreamRelay, extend: bool, needs_model: bool = True) -> None:
         # Captured now: once the person leaves this screen, self.app no longer resolves from this
         # thread, and the text streamed so far must still reach the store.
         app, host = self.app, self.dp.host
@@ -360,7 +363,7 @@ class EditorScreen(DraftpadScreen):
                     result = core.drafting().draft_section(
                         self.session_id, self.section_id, host.lm, cancel=cancel,
                         max_new_tokens=self.dp.section_tokens, extend=extend,
-                        on_text=lambda chunk: app.call_from_thread(self.streamed, chunk))
+                        on_text=relay.push)
         except Exception as exc:  # noqa: BLE001
             kept = None
             if getattr(exc, "partial", None) is not None:  # a server failed mid-way: its text so far is a version
@@ -384,6 +387,7 @@ class EditorScreen(DraftpadScreen):
 
     @attached_only
     def generated(self, result: Any, error: str, kept: str | None = None) -> None:
+        self.relay.flush()  # text still queued goes in first, so none lands after the final text
         self.generating = False
         area = self.area
         area.read_only = False
@@ -429,8 +433,8 @@ class EditorScreen(DraftpadScreen):
             return
         try:
             session = core.drafting().accept(self.session_id, self.section_id)
-        except Exception as exc:  # noqa: BLE001
-            self.notify(core.message_of(exc), severity="error")
+        except Exception as exc:  # noqa: BLE001 - e.g. nothing to accept yet: said, not raised
+            self.notify(core.message_of(exc), severity=core.severity_of(exc))
             return
         self.section = session.by_id(self.section_id)
         self.update_title()
