@@ -349,7 +349,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from assistant import drafting
-    from engine import UserError
 
     if args.output == "-":
         if args.format != "md" or args.supersedes is not None:
