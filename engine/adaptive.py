@@ -53,7 +53,7 @@ class CostProfile:
 
 def _profile_key(lm: LoadedModel) -> str:
     raw = (f"{lm.identity}|{lm.device}|{lm.dtype}|{torch.get_num_threads()}|{torch.__version__}"
-           f"|{lm.forward_name}|{lm.weights}")
+           f"|{lm.forward_label}|{lm.weights}")
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 

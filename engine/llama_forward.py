@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.dense import Dense, apply_dense, pack_dense, round_to_fp16
+from engine.native_glue import Glue, load_glue, wanted
 
 SUPPORTED = ("llama", "qwen2", "mistral")
 STATIC_ROPE = ("default", "linear", "llama3")  # cos/sin depend on the position only
@@ -72,6 +73,7 @@ class Weights:
     lm_head: Dense
     cos: torch.Tensor  # [max_positions, head_dim], HF's own rotary values
     sin: torch.Tensor  # with its first half negated: rotate-half becomes one roll (layer_forward)
+    glue: Glue | None = None  # C for the work between the matmuls (engine.native_glue), where it builds
 
 
 def unsupported_reason(model: torch.nn.Module) -> str | None:
@@ -133,8 +135,9 @@ def extract(model: torch.nn.Module, fp16: bool = False) -> Weights:
     cos, sin = inner.rotary_emb(embed[:1], positions)
     sin = sin[0].clone()
     sin[:, :head_dim // 2].neg_()  # negation is exact, so this is bit-identical to HF's rotate_half
+    glue = load_glue() if wanted(embed.device, embed.dtype) else None
     return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16),
-                   cos[0], sin)
+                   cos[0], sin, glue)
 
 
 def dense_weights(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -286,23 +289,42 @@ def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, c
     return x + apply_dense(F.silu(gate).mul_(up), layer.down)
 
 
+def native_layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, cos: torch.Tensor,
+                         sin: torch.Tensor, mask: torch.Tensor | None, shape: Shape, glue: Glue) -> torch.Tensor:
+    """layer_forward with the steps between its matmuls in C; updates x in place."""
+    width, heads, d = x.shape[0], shape.heads, shape.head_dim
+    end = start + width
+    qkv = apply_dense(glue.rms_norm(x, layer.attn_norm, shape.eps), layer.qkv).view(width, heads + 2 * shape.kv_heads, d)
+    q = glue.rope_store(qkv, cos, sin, kv, heads, shape.kv_heads, start).view(1, shape.kv_heads, shape.group * width, d)
+    out = glue.ungroup(F.scaled_dot_product_attention(q, kv[None, 0, :, :end], kv[None, 1, :, :end], attn_mask=mask)
+                       .view(heads, width, d))
+    h = glue.add_rms_norm(x, apply_dense(out, layer.out), layer.mlp_norm, shape.eps)
+    return glue.add_(x, apply_dense(glue.silu_mul(apply_dense(h, layer.gate_up)), layer.down))
+
+
 def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.Tensor,
             inside: torch.Tensor | None, keep: int = 0) -> torch.Tensor:
     """Hidden states x [w, hidden] at `positions` [w] after the cache's `length` entries; `inside`
     [w, w] is who sees whom among the new entries (None: a single token). Appends w entries to
     the cache and returns the logits of the last `keep` rows (0 = all): [keep or w, vocab]."""
-    shape = weights.shape
+    shape, glue = weights.shape, weights.glue
     start, width = cache.length, x.shape[0]
     cos, sin = weights.cos[positions][:, None], weights.sin[positions][:, None]
+    if glue is not None:
+        x = x.clone()  # updated in place from here on, and it may be the caller's tensor
     masks: dict[int | None, torch.Tensor | None] = {}
     for index, layer in enumerate(weights.layers):
         if layer.window not in masks:
             masks[layer.window] = _layer_mask(inside, start, positions, layer.window, shape.group, x.dtype)
-        x = layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
+        if glue is None:
+            x = layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
+        else:
+            x = native_layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape, glue)
     cache.length = start + width
     if keep:
         x = x[-keep:]
-    return apply_dense(rms_norm(x, weights.norm, shape.eps), weights.lm_head)
+    normed = rms_norm(x, weights.norm, shape.eps) if glue is None else glue.rms_norm(x, weights.norm, shape.eps)
+    return apply_dense(normed, weights.lm_head)
 
 
 def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor, window: int | None,

@@ -109,6 +109,12 @@ class LoadedModel:
         return "own" if self.own_weights is not None else "hf"
 
     @property
+    def forward_label(self) -> str:
+        """forward_name, saying where the steps between the matmuls run in C (engine.native_glue)."""
+        own = self.own_weights
+        return "own, C glue" if own is not None and own.glue is not None else self.forward_name
+
+    @property
     def vocab_size(self) -> int:
         return int(self.model.get_output_embeddings().weight.shape[0])
 

@@ -41,9 +41,11 @@ class SpeculativeConfig:
     save_table: bool = True
 
 
-def shared_stats(lm: LoadedModel, config: SpeculativeConfig) -> AcceptanceStats:
-    """Acceptance learnt so far with this model for this mix of sources (on the model's state)."""
-    key = (config.use_recycling, config.use_context, config.use_references)
+def shared_stats(lm: LoadedModel, config: SpeculativeConfig, sampled: bool) -> AcceptanceStats:
+    """Acceptance learnt so far with this model for this mix of sources (on the model's state),
+    kept apart for sampled decoding: a draft that is the argmax is accepted only with its
+    probability when the target is a draw, so greedy runs' rates would plan trees too wide."""
+    key = (sampled, config.use_recycling, config.use_context, config.use_references)
     learnt = lm.state.acceptance
     if key not in learnt:
         learnt[key] = AcceptanceStats(TEMPLATE.prior.copy())
@@ -81,7 +83,7 @@ class SpeculativeDecoder:
     def prefill(self, prompt_ids: list[int]) -> None:
         lm, cfg = self.lm, self.config
         self._table = lm.state.recycling_table(lm.identity, lm.vocab_size) if cfg.use_recycling else None
-        self._stats = shared_stats(lm, cfg)
+        self._stats = shared_stats(lm, cfg, not self.params.greedy)
         if cfg.use_references and self.references:
             tok = lm.tokenizer
             self._refs = reference_index([list(tok(text, add_special_tokens=False)["input_ids"])

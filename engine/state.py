@@ -32,7 +32,7 @@ class EngineState:
 
     persist: bool = True
     table: RecyclingTable | None = None
-    acceptance: dict[tuple[bool, bool, bool], "AcceptanceStats"] = field(default_factory=dict)
+    acceptance: dict[tuple[bool, ...], "AcceptanceStats"] = field(default_factory=dict)
     trackers: dict[str, "CostTracker"] = field(default_factory=dict)
     prefixes: PrefixCache = field(default_factory=PrefixCache)
 

@@ -37,6 +37,15 @@ async def ready(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def open_editor(pilot: Pilot, session_id: int, section_id: int):
+    """The app's editor on one section of a session, once the model is ready and the section shown."""
+    app = pilot.app
+    await ready(pilot)
+    app.open_session(session_id, section_id)
+    await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
+    return app.screen
+
+
 def screen_name(pilot: Pilot) -> str:
     return type(pilot.app.screen).__name__
 

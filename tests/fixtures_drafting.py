@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from assistant.drafting.prompts import join_mixed
 from assistant.drafting.sessions import OutlineSection, SectionVersion, Session
 from assistant.drafting.templates import Template, get_template, render_text
+from engine.generation import GenerationResult
+from engine.stats import GenerationStats
 
 RENT = {"lessor": "Anil Sharma", "lessee": "Priya Nair", "rent": "28000", "deposit": "56000",
         "start_date": "2025-03-01", "property": "Flat 302, Sunrise Apartments, Noida"}
@@ -31,3 +35,27 @@ def filled_session(template_id: str, variant: str = "") -> tuple[Template, Sessi
         version = SectionVersion(position, position, 1, text, "fixed")
         sections.append(OutlineSection(position, position, spec.id, spec.title, spec.guidance, "drafted", version))
     return template, Session(1, template.id, variant, "t", values, tuple(sections))
+
+
+@dataclass
+class Scripted:
+    """Answers each generate call with the next text, streamed in words, honouring cancel."""
+
+    texts: list[str]
+
+    def __post_init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, lm, prompt, config, *, on_text=None, cancel=None, **kwargs) -> GenerationResult:
+        self.calls.append({"prompt": prompt, "config": config, **kwargs})
+        text = self.texts[min(len(self.calls), len(self.texts)) - 1]
+        out, reason = "", "eos"
+        for word in text.split(" "):
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"
+                break
+            piece = (" " if out else "") + word
+            out += piece
+            if on_text:
+                on_text(piece)
+        return GenerationResult(out, [], GenerationStats(stop_reason=reason, new_tokens=len(out.split())))

@@ -10,7 +10,9 @@ from textual.widgets import Input, OptionList, TextArea
 from assistant import drafting
 from assistant.app import buffers
 from assistant.app.widgets.ghost_text import GhostTextArea
-from tests.fixtures_app import SIZE, Gate, make_app, ready, screen_name, until
+from assistant.drafting import examples, model_calls
+from tests.fixtures_app import SIZE, Gate, make_app, open_editor, ready, screen_name, until
+from tests.fixtures_drafting import Scripted
 
 
 def fill_answers(app, text: str) -> None:
@@ -133,10 +135,7 @@ async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> Non
     section_id = next(s.id for s in session.sections if s.title == "Consequences")
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        app.open_session(session.id, section_id)
-        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
-        editor = app.screen
+        editor = await open_editor(pilot, session.id, section_id)
         # Hold the model once some of its prose has streamed in (after the template's own wording).
         gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
         await pilot.press("ctrl+g")
@@ -151,16 +150,40 @@ async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> Non
         assert editor.area.read_only is False
 
 
+async def test_an_unusable_first_draft_restarts_the_preview(tiny_model_dir: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    good = "SQLite gives atomic writes and fast full-text search for every note."
+    fake = Scripted(["Notes. Notes.", good])
+    monkeypatch.setattr(model_calls, "generate", fake)
+    monkeypatch.setattr(examples, "open_library", lambda: None)
+    session = drafting.new_session("adr-nygard", "Retry", {
+        "title": "Use SQLite for notes", "context": "Notes are JSON files and search is slow.",
+        "decision": "Store notes in one SQLite database with FTS5."})
+    section_id = next(s.id for s in session.sections if s.title == "Consequences")
+    app = make_app(tiny_model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(pilot, session.id, section_id)
+        gate = Gate(app, when=lambda: len(fake.calls) == 2)  # held at the second draft's first words
+        await pilot.press("ctrl+g")
+        await until(pilot, gate.reached.is_set, what="the second draft under way")
+        try:
+            preview = editor.area.text
+            assert "Notes. Notes." not in preview and "unusable" not in preview  # the preview started again
+            assert "trying once more" in str(editor.query_one("#editor-state").render())
+        finally:
+            gate.release()
+        await until(pilot, lambda: not editor.generating, what="the draft")
+        stored = drafting.get_session(session.id).by_id(section_id).current
+        assert good in stored.text and "Notes. Notes." not in stored.text and editor.area.text == stored.text
+
+
 async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Busy", {"title": "Busy", "context": "A", "decision": "B"})
     # Consequences: no fact is given for it, so the model writes it
     section_id = next(s.id for s in session.sections if s.title == "Consequences")
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        app.open_session(session.id, section_id)
-        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
-        editor = app.screen
+        editor = await open_editor(pilot, session.id, section_id)
         # Hold the model once some of its prose has streamed in (after the template's own wording).
         gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
         await pilot.press("ctrl+g")
@@ -183,10 +206,7 @@ async def test_resume_after_restart_and_unsaved_text(tiny_model_dir: Path) -> No
     section_id = next(s.id for s in session.sections if s.title == "Decision")
     app = make_app(tiny_model_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        app.open_session(session.id, section_id)
-        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
-        editor = app.screen
+        editor = await open_editor(pilot, session.id, section_id)
         editor.area.focus()
         await pilot.press(*"We chose SQLite.")
         section_id = editor.section.id
@@ -265,10 +285,7 @@ async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir:
     section_id = next(s.id for s in session.sections if s.title == "Consequences")
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        app.open_session(session.id, section_id)
-        await until(pilot, lambda: screen_name(pilot) == "EditorScreen" and app.screen.section is not None)
-        editor = app.screen
+        editor = await open_editor(pilot, session.id, section_id)
         # Hold the model once some of its prose has streamed in (after the template's own wording).
         gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
         await pilot.press("ctrl+g")

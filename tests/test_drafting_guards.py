@@ -5,7 +5,6 @@ validate naming what is wrong. The model is a stand-in that says exactly what ea
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import pytest
 
@@ -13,38 +12,12 @@ from assistant import drafting
 from assistant.drafting import examples, guards, model_calls, prompts
 from assistant.drafting.templates import get_template
 from engine import UserError
-from engine.generation import GenerationResult
-from engine.stats import GenerationStats
-from tests.fixtures_drafting import RENT
+from tests.fixtures_drafting import RENT, Scripted
 
 ADR = {"title": "Use SQLite for notes", "context": "Notes are JSON files and search is slow.",
        "decision": "Store notes in one SQLite database with FTS5."}
 LOOP = "It keeps every note in one file. " * 6
 ECHO = f"{prompts.PLAIN_RULE} The database file is easy to back up."
-
-
-@dataclass
-class Scripted:
-    """Answers each generate call with the next text, streamed in words, honouring cancel."""
-
-    texts: list[str]
-
-    def __post_init__(self) -> None:
-        self.calls: list[dict] = []
-
-    def __call__(self, lm, prompt, config, *, on_text=None, cancel=None, **kwargs) -> GenerationResult:
-        self.calls.append({"prompt": prompt, "config": config, **kwargs})
-        text = self.texts[min(len(self.calls), len(self.texts)) - 1]
-        out, reason = "", "eos"
-        for word in text.split(" "):
-            if cancel is not None and cancel.is_set():
-                reason = "cancelled"
-                break
-            piece = (" " if out else "") + word
-            out += piece
-            if on_text:
-                on_text(piece)
-        return GenerationResult(out, [], GenerationStats(stop_reason=reason, new_tokens=len(out.split())))
 
 
 @pytest.fixture
@@ -120,8 +93,12 @@ def test_echoed_instructions_never_reach_the_document(scripted) -> None:
 def test_a_degenerate_draft_gets_one_seeded_sampled_retry(scripted) -> None:
     fake = scripted("Notes. Notes.", "SQLite gives atomic writes and fast full-text search for every note.")
     sid = drafting.new_session("adr-nygard", values=ADR).id
-    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
+    events: list[str] = []
+    result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True,
+                                    on_text=events.append, on_retry=lambda: events.append("<retry>"))
     assert len(fake.calls) == 2
+    # the retry is announced between the two drafts' text, never as text of the draft
+    assert "".join(events) == "Notes. Notes.<retry>SQLite gives atomic writes and fast full-text search for every note."
     first, second = (c["config"] for c in fake.calls)
     assert first.temperature == 0.0 and second.temperature > 0 and second.seed == guards.RETRY_SEED
     assert "atomic writes" in result.version.text and result.version.stats["retried"] is True

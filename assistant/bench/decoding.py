@@ -330,7 +330,7 @@ def run_forward_cost(args: argparse.Namespace) -> int:
     rows = forward_costs(lm)
     dtype = str(lm.dtype).replace("torch.", "")
     print(format_costs(rows, f"forward cost: {dtype} on {lm.device}, {_threads()} threads, 300-token cache, "
-                             f"medians of 20 ({lm.resolved.display}; our forward: {lm.forward_name}, "
+                             f"medians of 20 ({lm.resolved.display}; our forward: {lm.forward_label}, "
                              f"{lm.weights} weights)"))
     _write_json(args, {"model": lm.resolved.display, "dtype": dtype, "weights": lm.weights, "device": str(lm.device),
                        "forward_cost": [r.__dict__ for r in rows]})

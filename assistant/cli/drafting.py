@@ -209,6 +209,13 @@ def cmd_draft(args: argparse.Namespace) -> int:
     lm = _load(args) if any(drafting.needs_model(args.id, sid, extend) for sid in todo) else None
     stream = None if args.quiet else (lambda chunk: print(chunk, end="", flush=True))
 
+    def retrying() -> None:
+        marker = "[the first draft was unusable: trying once more]"
+        if args.quiet:
+            print(f"draftpad: {marker}", file=sys.stderr, flush=True)
+        else:
+            _out(f"\n{marker}\n")
+
     def heading(position: int, section: object) -> None:
         if args.quiet:
             print(f"draftpad: drafting section {position} '{section.title}'", file=sys.stderr, flush=True)
@@ -219,12 +226,13 @@ def cmd_draft(args: argparse.Namespace) -> int:
         if args.all:
             results = drafting.draft_all(args.id, lm, only_planned=not args.redraft, on_section=heading,
                                          on_text=stream, cancel=cancel, max_new_tokens=args.max_new_tokens,
-                                         use_library=not args.no_library, extend=args.extend or None)
+                                         use_library=not args.no_library, extend=args.extend or None,
+                                         on_retry=retrying)
         else:
             heading(args.section, session.section(args.section))
             results = [drafting.draft_section(args.id, section_id, lm, on_text=stream, cancel=cancel,
                                               max_new_tokens=args.max_new_tokens, use_library=not args.no_library,
-                                              extend=args.extend or None)]
+                                              extend=args.extend or None, on_retry=retrying)]
     if not args.quiet:
         _out()
     for r in results:
@@ -241,6 +249,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
         detail = (f"{stats.get('new_tokens', 0)} tokens, {stats.get('tok_s', 0)} tok/s, {stats.get('examples', 0)} examples"
                   if r.used_model else "from your facts (--extend: the model adds to them)"
                   if r.version.method == drafting.FROM_FACTS else "from the template")
+        if r.used_model and not r.version.text.strip():
+            detail += "; nothing usable was written, so the section is empty: write it, or draft it again"
         print(f"draftpad: section {r.position} '{r.title}' v{r.version.version}: {detail}", file=sys.stderr)
     if not results:
         print("draftpad: nothing to draft (every section has text; use --redraft or --section N)", file=sys.stderr)

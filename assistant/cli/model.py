@@ -102,7 +102,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         lm = load_model(args.model, args.device, args.dtype)
         rows.append(("model loaded", f"{type(lm.model).__name__}, vocab {lm.vocab_size}, {lm.load_seconds:.1f} s, "
-                                     f"{lm.forward_name} forward, {lm.weights} weights"))
+                                     f"{lm.forward_label} forward, {lm.weights} weights"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

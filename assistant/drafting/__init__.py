@@ -194,7 +194,8 @@ def plan(session_id: int, lm: object, *, on_text: OnText | None = None, cancel: 
 
 def draft_section(session_id: int, section_id: int, lm: object, *, on_text: OnText | None = None,
                   cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-                  use_library: bool = True, style: str | None = None, extend: bool | None = None) -> DraftResult:
+                  use_library: bool = True, style: str | None = None, extend: bool | None = None,
+                  on_retry: Callable[[], None] | None = None) -> DraftResult:
     """Write one section and store it as a new version (committed before returning).
 
     Fixed sections are filled from the fields without the model, and so are mixed ones whose
@@ -204,21 +205,23 @@ def draft_section(session_id: int, section_id: int, lm: object, *, on_text: OnTe
     stored as a version (nothing the user saw is lost) and `DraftResult.cancelled` is True; cancelled
     before any text, nothing is stored and `DraftResult.version` is None. `style` is the prompt's
     shape: "continue" (the document so far, continued; the default for a local model) or "chat"
-    (instructions; the default for a server's model).
+    (instructions; the default for a server's model). When the first draft is unusable (repeats,
+    or nothing of the document), one more is written: `on_retry` is called before it streams, so a
+    preview can start again.
     """
     from assistant.drafting import writer
 
     with _store() as store:
         return writer.draft_section(store, session_id, section_id, lm, on_text=on_text, cancel=cancel,
                                     max_new_tokens=max_new_tokens, use_library=use_library, style=style,
-                                    extend=extend)
+                                    extend=extend, on_retry=on_retry)
 
 
 def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
               on_section: Callable[[int, OutlineSection], None] | None = None, on_text: OnText | None = None,
               cancel: threading.Event | None = None, max_new_tokens: int | None = None,
               use_library: bool = True, style: str | None = None,
-              extend: bool | None = None) -> list[DraftResult]:
+              extend: bool | None = None, on_retry: Callable[[], None] | None = None) -> list[DraftResult]:
     """Draft every section in outline order (by default only those not drafted yet).
 
     `on_section(position, section)` is called before each one. Each section is committed as soon as
@@ -229,7 +232,7 @@ def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
     with _store() as store:
         return writer.draft_all(store, session_id, lm, only_planned=only_planned, on_section=on_section,
                                 on_text=on_text, cancel=cancel, max_new_tokens=max_new_tokens,
-                                use_library=use_library, style=style, extend=extend)
+                                use_library=use_library, style=style, extend=extend, on_retry=on_retry)
 
 
 def needs_model(session_id: int, section_id: int, extend: bool = False) -> bool:

@@ -95,9 +95,10 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
                   on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
                   max_new_tokens: int | None = None, use_library: bool = True,
                   library: object | None = None, style: str | None = None,
-                  extend: bool | None = None) -> DraftResult:
+                  extend: bool | None = None, on_retry: Callable[[], None] | None = None) -> DraftResult:
     """`extend`: whether the model adds prose to a section whose facts are all given (default: only
-    in the chat style, a server's larger model; see without_model)."""
+    in the chat style, a server's larger model; see without_model). `on_retry` is called when the
+    first draft was unusable and a second one starts streaming through `on_text`."""
     session = store.get(session_id)
     section = session.by_id(section_id)
     position = section.position
@@ -206,8 +207,8 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         if user_stopped:
             chosen = first
         else:
-            if on_text and guards.degenerate(first.prose):
-                on_text("\n[the first draft was unusable: trying once more]\n")
+            if on_retry and guards.degenerate(first.prose):
+                on_retry()
             chosen, retried = guards.best_of(first, lambda: attempt(sampled=True))
     except ServerError as exc:  # the text streamed before a server failed is kept, as a cancel keeps it
         result, failure = model_calls.partial_or_raise(exc), exc
@@ -254,7 +255,8 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
               on_section: Callable[[int, OutlineSection], None] | None = None,
               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
               max_new_tokens: int | None = None, use_library: bool = True,
-              style: str | None = None, extend: bool | None = None) -> list[DraftResult]:
+              style: str | None = None, extend: bool | None = None,
+              on_retry: Callable[[], None] | None = None) -> list[DraftResult]:
     results: list[DraftResult] = []
     library = examples.open_library() if use_library else None
     try:
@@ -271,7 +273,7 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
                 on_section(section.position, section)
             results.append(draft_section(store, session_id, section.id, lm, on_text=on_text, cancel=cancel,
                                          max_new_tokens=max_new_tokens, use_library=use_library, library=library,
-                                         style=style, extend=extend))
+                                         style=style, extend=extend, on_retry=on_retry))
     finally:
         examples.close(library)
     return results

@@ -363,7 +363,7 @@ class EditorScreen(DraftpadScreen):
                     result = core.drafting().draft_section(
                         self.session_id, self.section_id, host.lm, cancel=cancel,
                         max_new_tokens=self.dp.section_tokens, extend=extend,
-                        on_text=relay.push)
+                        on_text=relay.push, on_retry=lambda: app.call_from_thread(self.retrying))
         except Exception as exc:  # noqa: BLE001
             kept = None
             if getattr(exc, "partial", None) is not None:  # a server failed mid-way: its text so far is a version
@@ -384,6 +384,16 @@ class EditorScreen(DraftpadScreen):
         area = self.area
         area.insert(chunk, area.document.end)
         area.scroll_cursor_visible()
+
+    @attached_only
+    def retrying(self) -> None:
+        """The first draft was unusable and a second one starts: the preview starts again too (the
+        worker waits for this, so none of the second draft's text is lost in the reset)."""
+        self.relay.flush()
+        area = self.area
+        area.clear()
+        area.insert(self.preface)
+        self.query_one("#editor-state", Static).update("the first draft was unusable: trying once more… (Esc stops)")
 
     @attached_only
     def generated(self, result: Any, error: str, kept: str | None = None) -> None:
@@ -416,6 +426,8 @@ class EditorScreen(DraftpadScreen):
             state = f"written from your facts as v{version.version} (ctrl+g again: the model adds to them)"
         else:
             state = f"{'stopped, partial text kept' if result.cancelled else 'drafted'} as v{version.version}"
+            if not version.text.strip():
+                state = f"v{version.version}: nothing usable was written (type it, or ctrl+g to try again)"
         self.query_one("#editor-state", Static).update(state)
         for bar in self.query("StatusBar"):
             bar.refresh_figures()  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from assistant.app import core
 from assistant.app.base import DraftpadScreen, attached_only
+from assistant.app.stream_relay import StreamRelay
 from assistant.app.widgets.dialogs import ConfirmScreen, PromptScreen
 
 STATUS_MARKS = {"planned": ("○", "dim"), "drafted": ("◐", "yellow"), "accepted": ("●", "green")}
@@ -75,6 +76,7 @@ class OutlineScreen(DraftpadScreen):
         self.session: Any = None
         self.template: Any = None
         self.cancel = threading.Event()
+        self.relay = StreamRelay(self, self.streamed)  # a new one per planning run
         self.planning = False
         self.plan_text = ""
 
@@ -233,10 +235,11 @@ class OutlineScreen(DraftpadScreen):
         self.planning = True
         self.plan_text = ""
         self.cancel = threading.Event()
-        self.run_plan(self.cancel)
+        self.relay = StreamRelay(self, self.streamed)
+        self.run_plan(self.cancel, self.relay)
 
     @work(thread=True, exclusive=True, group="plan")
-    def run_plan(self, cancel: threading.Event) -> None:
+    def run_plan(self, cancel: threading.Event, relay: StreamRelay) -> None:
         app, host = self.app, self.dp.host  # self.app no longer resolves here once the screen is left
         if not host.wait() or cancel.is_set():
             app.call_from_thread(self.planned, None, "planning cancelled" if cancel.is_set() else host.error)
@@ -244,8 +247,7 @@ class OutlineScreen(DraftpadScreen):
         app.call_from_thread(self.streamed, "")
         try:
             with host.job("planning…"):
-                result = core.drafting().plan(self.session_id, host.lm, cancel=cancel,
-                                              on_text=lambda chunk: app.call_from_thread(self.streamed, chunk))
+                result = core.drafting().plan(self.session_id, host.lm, cancel=cancel, on_text=relay.push)
         except Exception as exc:  # noqa: BLE001
             app.call_from_thread(self.planned, None, core.message_of(exc))
             return
@@ -258,6 +260,7 @@ class OutlineScreen(DraftpadScreen):
 
     @attached_only
     def planned(self, result: Any, error: str) -> None:
+        self.relay.flush()  # the plan's last words before the outline replaces it
         self.planning = False
         if error:
             self.notify(f"Planning failed: {error}", severity="error")
