@@ -14,6 +14,8 @@ queries to [n_kv, length, head_dim] keys; the mask is tiled `group` times instea
 The fused weights are built once; HF's q/k/v and gate/up Linear layers are pointed at views of
 them, so the fallback path and ours share one copy of every weight. Where fp16 storage is faster
 (engine.dense), each dense layer also has an fp16 copy, and the fp32 weights hold the same values.
+On a CPU in fp32, native_layer_forward runs the same steps with those between the matmuls in C
+(engine.native_glue); layer_forward is the PyTorch form, used everywhere else.
 """
 
 from __future__ import annotations
@@ -311,7 +313,8 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
     start, width = cache.length, x.shape[0]
     cos, sin = weights.cos[positions][:, None], weights.sin[positions][:, None]
     if glue is not None:
-        x = x.clone()  # updated in place from here on, and it may be the caller's tensor
+        # updated in place from here on, and it may be the caller's tensor
+        x = x.clone(memory_format=torch.contiguous_format)
     masks: dict[int | None, torch.Tensor | None] = {}
     for index, layer in enumerate(weights.layers):
         if layer.window not in masks:
