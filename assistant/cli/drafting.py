@@ -276,11 +276,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     _out(f"Session {session.id}: {session.title} [{session.template_id}{variant}]")
     for name, value in session.values.items():
         _out(f"  {name}: {value}")
-    for s in session.sections:
+    texts = [s.text for s in session.sections]
+    if drafting.get_template(session.template_id).layout.legal:
+        texts = drafting.renumber_clauses(texts)  # as the export numbers them: one sequence
+    for s, text in zip(session.sections, texts):
         version = f" v{s.current.version}" if s.current else ""
         _out(f"\n## {s.position}. {s.title}  [{s.status}{version}]\n")
-        if s.text:
-            _out(s.text)
+        if text:
+            _out(text)
     return 0
 
 

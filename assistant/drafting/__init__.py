@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from assistant.drafting.clauses import renumber as renumber_clauses
 from assistant.drafting.fields import check_all, check_answer, check_values, missing_required
 from assistant.drafting.generation_log import GenerationLog, LogEntry, open_log
 from assistant.drafting.planner import PlanResult
@@ -40,6 +41,7 @@ __all__ = [
     "export_path", "get_session",
     "get_template", "history", "list_sessions", "list_templates", "missing_required", "move_section", "needs_model",
     "new_session", "open_log", "parse_titles", "plan", "refresh_suggestions", "remove_section", "rename_section",
+    "renumber_clauses",
     "revert", "set_values", "suggest", "template_errors", "validate", "wording_before_draft",
 ]
 

@@ -4,11 +4,12 @@ the plain structure (title, `##` sections, the text as written)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.drafting import adr_files
 from assistant.drafting.adr_files import slug, write_atomically
+from assistant.drafting.clauses import renumber
 from assistant.drafting.sessions import Session
 from assistant.drafting.templates import Layout, Template, render_text
 from engine.errors import UserError
@@ -88,6 +89,8 @@ def render(template: Template, session: Session, number: int | None = None,
         heading = f"{number}. {section.title}" if template.numbering == "sections" else section.title
         parts.append(Part(heading, text, bool(spec and spec.schedule), bool(spec and spec.signatures),
                           bool(spec and spec.numbered), not spec or spec.show_title))
+    if template.layout.legal:  # one sequence of "N. That" clauses, with the parties' own terms in it
+        parts = [replace(part, text=text) for part, text in zip(parts, renumber([p.text for p in parts]))]
     return Rendered(title, preamble, parts, front, template.layout)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from assistant.drafting.clauses import as_clauses
+
 _UNITS = ("Zero One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve Thirteen Fourteen Fifteen Sixteen"
           " Seventeen Eighteen Nineteen").split()
 _TENS = "_ _ Twenty Thirty Forty Fifty Sixty Seventy Eighty Ninety".split()
@@ -143,6 +145,7 @@ FORMATS: dict[str, dict[str, object]] = {
     "money": {"words": amount_long, "figures": amount_figures, "rupees": amount_words},
     "date": {"long": date_long, "written": date_written, "numeric": date_numeric, "iso": date_iso},
     "number": {"words": number_with_words},
+    "long_text": {"clauses": as_clauses},  # the parties' own terms as numbered "That ..." clauses
 }
 
 

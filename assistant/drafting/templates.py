@@ -34,6 +34,7 @@ class FieldSpec:
     required: bool = True
     help: str = ""
     default: str = ""
+    not_before: str = ""  # a date field: validate warns when this date comes before that one's
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ def _parse_field(data: object, index: int, line: int, raw: str) -> FieldSpec:
             name=name, label=_text(data, "label", f"field '{name}'", default=name.replace("_", " ").capitalize()),
             type=kind, required=_flag(data, "required", f"field '{name}'", True),
             help=_text(data, "help", f"field '{name}'"), default=str(default),
+            not_before=_text(data, "not_before", f"field '{name}'"),
         )
     except _Bad as exc:
         raise _Located(_key_line(raw, line, exc.key), str(exc)) from None
@@ -465,6 +467,10 @@ def _build(data: dict, raw: str, source: str) -> Template:
             raise _Located(field_lines[i] if i < len(field_lines) else 1, f"field '{spec.name}' is defined twice")
         fields.append(spec)
     names = {f.name: f.type for f in fields}
+    for i, f in enumerate(fields):
+        if f.not_before and (f.type != "date" or names.get(f.not_before) != "date"):
+            raise _Located(_key_line(raw, field_lines[i] if i < len(field_lines) else 0, "not_before"),
+                           f"field '{f.name}': 'not_before' needs a date field naming another date field")
 
     raw_sections = data.get("sections", [])
     if not isinstance(raw_sections, list) or not raw_sections:

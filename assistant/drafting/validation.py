@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.drafting import quality
+from assistant.drafting.indian_format import parse_date
 from assistant.drafting.prompts import scaffolding
 from assistant.drafting.sessions import Session
 from assistant.drafting.templates import Template, list_items, render_text
@@ -42,7 +43,7 @@ REPEAT_MIN_WORDS = 4  # shorter sentences ("Accepted.", "1.") repeat legitimatel
 
 @dataclass(frozen=True)
 class Finding:
-    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted
+    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted | date_order
     message: str
     severity: str = "error"  # error | warning
     section: int | None = None  # 1-based outline position
@@ -172,6 +173,12 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
     for f in template.fields:
         if f.required and not str(session.values.get(f.name, "")).strip():
             findings.append(Finding("missing_value", f"field '{f.name}' ({f.label}) has no value", field=f.name))
+        if f.not_before:
+            this, other = (parse_date(str(session.values.get(n, ""))) for n in (f.name, f.not_before))
+            if this and other and this < other:
+                findings.append(Finding(
+                    "date_order", f"field '{f.name}' ({f.label}) is {this.isoformat()}, before "
+                    f"'{f.not_before}' ({other.isoformat()}): check both dates", "warning", field=f.name))
 
     for spec in specs:
         section = by_key.get(spec.id)

@@ -1,0 +1,48 @@
+"""Numbered "That ..." clauses, the form of an Indian agreement's operative part.
+
+The template's fixed clauses carry their numbers as typed ("14. That on the expiry ..."); terms the
+parties add in their own words arrive as plain sentences. A lawyer expects both in one sequence:
+each added term its own numbered clause, and the clauses after it numbered on.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.drafting.quality import sentences
+
+CLAUSE = re.compile(r"^(\d+)\.(\s+That\b)", re.MULTILINE)
+# first words that start a sentence but not a name, so "That " + the word in lower case reads on
+_COMMON_OPENERS = {"the", "a", "an", "no", "one", "each", "every", "all", "any", "both", "either", "neither",
+                   "this", "these", "those", "only", "nothing", "none", "there", "it", "he", "she",
+                   "they", "his", "her", "their", "its", "pets", "rent", "parking"}
+
+
+def as_clauses(text: str) -> str:
+    """Each sentence of the parties' own terms as a clause: "1. That the Lessee may keep one dog."
+    (numbered 1, 2, ... here; `renumber` puts them in the document's sequence)."""
+    out = []
+    for sentence in (s for s in sentences(text) if s.strip()):
+        body = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", sentence)  # the parties' own numbering or bullet
+        first = body.split(None, 1)[0] if body.split() else ""
+        if first.casefold() == "that":
+            body = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""
+        elif first.casefold().strip(",;:") in _COMMON_OPENERS and not first.isupper():
+            body = body[0].lower() + body[1:]
+        if body:
+            end = "" if body[-1] in ".;:!?" else "."
+            out.append(f"{len(out) + 1}. That {body}{end}")
+    return "\n\n".join(out)
+
+
+def renumber(texts: list[str]) -> list[str]:
+    """The "N. That ..." clauses of consecutive texts (a document's sections) numbered 1, 2, 3 ...
+    in order, whatever numbers they were typed with."""
+    count = 0
+
+    def next_number(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"{count}.{match.group(2)}"
+
+    return [CLAUSE.sub(next_number, text) for text in texts]

@@ -1,0 +1,92 @@
+"""An agreement's operative part as one sequence of numbered "That ..." clauses, the parties' own
+terms among them; and the check that a term does not start before the agreement is signed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.drafting.clauses import as_clauses, renumber
+from assistant.drafting.exporter import render, to_docx, to_markdown
+from assistant.drafting.templates import TemplateError, parse_template, render_text
+from assistant.drafting.validation import validate_session
+from tests.fixtures_drafting import filled_session
+
+TERMS = "The lessee may keep one pet dog. 2) No pets other than the dog\nMeera Pillai shall get police verification done."
+
+
+def test_the_parties_terms_become_clauses_in_their_own_words() -> None:
+    assert as_clauses(TERMS).split("\n\n") == [
+        "1. That the lessee may keep one pet dog.",  # "The" opens a sentence, not a name
+        "2. That no pets other than the dog.",  # their numbering dropped, a full stop added
+        "3. That Meera Pillai shall get police verification done.",  # a name keeps its capital
+    ]
+    assert as_clauses("That the rent includes parking.") == "1. That the rent includes parking."
+    assert as_clauses("  ") == ""
+
+
+def test_renumbering_runs_across_sections_and_leaves_other_numbers_alone() -> None:
+    texts = ["13. That a.\n\n14. That b.", "1. That c.", "15. That d.\n\nWITNESSES:\n\n1. (signature)"]
+    assert renumber(texts) == ["1. That a.\n\n2. That b.", "3. That c.", "4. That d.\n\nWITNESSES:\n\n1. (signature)"]
+
+
+def _rent_with_terms(terms: str):
+    template, session = filled_session("in-rent-agreement")
+    values = {**session.values, "other_terms": terms}
+    spec = next(s for s in template.sections if s.id == "additional-terms")
+    sections = tuple(replace(s, current=replace(s.current, text=render_text(template, spec.text, values)))
+                     if s.key == "additional-terms" else s for s in session.sections)
+    return template, replace(session, values=values, sections=sections)
+
+
+def test_an_exported_agreement_numbers_its_clauses_in_one_sequence(tmp_path: Path) -> None:
+    template, session = _rent_with_terms(TERMS)
+    markdown = to_markdown(render(template, session))
+    numbers = [int(n) for n in re.findall(r"^(\d+)\. That\b", markdown, re.MULTILINE)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 19  # the template's 16 and 3 added
+    assert "15. That the lessee may keep one pet dog." in markdown
+    assert "18. That this agreement is for a period of less than one year" in markdown
+    import docx
+
+    to_docx(render(template, session), tmp_path / "a.docx")
+    added = [p for p in docx.Document(str(tmp_path / "a.docx")).paragraphs if "pet dog" in p.text]
+    assert added and added[0].text.startswith("That") and added[0]._p.pPr.numPr is not None  # Word numbering
+
+
+def test_a_term_starting_before_the_signing_is_a_warning() -> None:
+    template, session = filled_session("in-rent-agreement")
+    early = replace(session, values={**session.values, "start_date": "2025-01-01", "execution_date": "2025-03-01"})
+    found = [f for f in validate_session(template, early) if f.code == "date_order"]
+    assert [(f.severity, f.field) for f in found] == [("warning", "start_date")]
+    assert "2025-01-01, before 'execution_date' (2025-03-01)" in found[0].message
+    on_time = replace(session, values={**session.values, "start_date": "2025-03-01", "execution_date": "2025-03-01"})
+    assert not [f for f in validate_session(template, on_time) if f.code == "date_order"]
+
+
+def test_not_before_must_join_two_date_fields() -> None:
+    raw = '''
+id = "t"
+name = "T"
+kind = "other"
+
+[[fields]]
+name = "start"
+type = "date"
+not_before = "{other}"
+
+[[fields]]
+name = "signed"
+type = "{kind}"
+
+[[sections]]
+title = "S"
+mode = "fixed"
+text = "{{start}} {{signed}}"
+'''
+    assert parse_template(raw.format(other="signed", kind="date")).field("start").not_before == "signed"
+    for other, kind in (("signed", "text"), ("nowhere", "date")):
+        with pytest.raises(TemplateError, match="not_before"):
+            parse_template(raw.format(other=other, kind=kind))
