@@ -177,6 +177,21 @@ async def test_an_unusable_first_draft_restarts_the_preview(tiny_model_dir: Path
         assert good in stored.text and "Notes. Notes." not in stored.text and editor.area.text == stored.text
 
 
+async def test_a_draft_the_guards_emptied_says_so(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_calls, "generate", Scripted(["The server serves 1000 pages per second."]))
+    monkeypatch.setattr(examples, "open_library", lambda: None)  # an invented figure, twice: nothing is kept
+    session = drafting.new_session("adr-nygard", "Empty", {"title": "Cache pages", "context": "Renders are slow.",
+                                                           "decision": "Cache rendered pages in Redis."})
+    section_id = next(s.id for s in session.sections if s.title == "Consequences")
+    app = make_app(tiny_model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(pilot, session.id, section_id)
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: editor.generation is not None and not editor.generating, what="the draft")
+        assert drafting.get_session(session.id).by_id(section_id).current.text == ""
+        assert "nothing usable was written" in str(editor.query_one("#editor-state").render())
+
+
 async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> None:
     session = drafting.new_session("adr-nygard", "Busy", {"title": "Busy", "context": "A", "decision": "B"})
     # Consequences: no fact is given for it, so the model writes it
