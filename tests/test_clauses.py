@@ -90,3 +90,16 @@ text = "{{start}} {{signed}}"
     for other, kind in (("signed", "text"), ("nowhere", "date")):
         with pytest.raises(TemplateError, match="not_before"):
             parse_template(raw.format(other=other, kind=kind))
+
+
+def test_drafting_an_agreement_stores_its_clauses_already_in_sequence() -> None:
+    from assistant import drafting
+    from tests.fixtures_drafting import RENT
+
+    session = drafting.new_session("in-rent-agreement", values={
+        **RENT, "lessor_address": "12 Park Street, Chennai", "lessee_address": "45 Lake View Road, Kochi",
+        "place": "Chennai", "other_terms": "The lessee may keep one pet dog."})
+    drafting.draft_all(session.id, None)
+    stored = "\n\n".join(s.text for s in drafting.get_session(session.id).sections)  # as the editor shows them
+    numbers = [int(n) for n in re.findall(r"^(\d+)\. That\b", stored, re.MULTILINE)]
+    assert numbers == list(range(1, 18)) and "15. That the lessee may keep one pet dog." in stored

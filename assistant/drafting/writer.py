@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from assistant.drafting import examples, generation_log, guards, model_calls, prompts
+from assistant.drafting.clauses import renumber
 from assistant.drafting.sessions import OutlineSection, SectionVersion, Session, SessionStore
 from assistant.drafting.templates import SectionSpec, Template, get_template, render_text, section_spec
 from engine import ServerError
@@ -108,6 +109,8 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     shape = style or default_style(lm)
     text = without_model(template, spec, session.values, shape == "chat" if extend is None else extend)
     if text is not None:
+        if template.layout.legal:  # its clauses numbered on from the sections before it, as exported
+            text = renumber([s.text for s in session.sections[: position - 1]] + [text])[-1]
         if on_text:
             on_text(text)
         version = store.add_version(session_id, section.id, text, "fixed", "template",
