@@ -91,17 +91,21 @@ def test_echoed_instructions_never_reach_the_document(scripted) -> None:
 
 
 def test_a_degenerate_draft_gets_one_seeded_sampled_retry(scripted) -> None:
-    fake = scripted("Notes. Notes.", "SQLite gives atomic writes and fast full-text search for every note.")
+    good = "SQLite gives atomic writes and fast full-text search for every note."
+    fake = scripted("Notes. Notes.", good, "Notes. Notes.", good)
     sid = drafting.new_session("adr-nygard", values=ADR).id
     events: list[str] = []
     result = drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True,
                                     on_text=events.append, on_retry=lambda: events.append("<retry>"))
     assert len(fake.calls) == 2
     # the retry is announced between the two drafts' text, never as text of the draft
-    assert "".join(events) == "Notes. Notes.<retry>SQLite gives atomic writes and fast full-text search for every note."
+    assert "".join(events) == f"Notes. Notes.<retry>{good}"
     first, second = (c["config"] for c in fake.calls)
     assert first.temperature == 0.0 and second.temperature > 0 and second.seed == guards.RETRY_SEED
     assert "atomic writes" in result.version.text and result.version.stats["retried"] is True
+    # drafted again, the section gets a new try, not the same retry once more
+    drafting.draft_section(sid, adr_section(sid, "Decision").id, object(), extend=True)
+    assert fake.calls[3]["config"].seed == guards.RETRY_SEED + 1
 
 
 def test_a_cancelled_draft_is_not_retried(scripted) -> None:

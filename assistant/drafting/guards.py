@@ -17,7 +17,7 @@ LOOP_WORDS = 8  # a run of this many words said twice is a loop, not style
 MIN_WORDS = 6  # prose shorter than this (after cleaning) is no section
 RETRY_TEMPERATURE = 0.7
 RETRY_TOP_P = 0.9
-RETRY_SEED = 1234  # seeded: the same inputs give the same retry
+RETRY_SEED = 1234  # seeded: the same inputs give the same retry (writer adds the version count)
 
 
 @dataclass

@@ -171,9 +171,13 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     figures_given = any(getattr(template.field(name), "type", "") in ("money", "date", "number")
                         for name in (spec.uses if spec else ()))
 
+    # Reproducible, yet drafting the section again is a new try: the greedy first draft repeats
+    # itself, so the retry's seed moves on with each version the section already has.
+    retry_seed = guards.RETRY_SEED + (section.current.version if section.current else 0)
+
     def attempt(sampled: bool) -> guards.Attempt:
         config = model_calls.config(max_new_tokens=tokens, stop=stops, **(
-            dict(temperature=guards.RETRY_TEMPERATURE, top_p=guards.RETRY_TOP_P, seed=guards.RETRY_SEED)
+            dict(temperature=guards.RETRY_TEMPERATURE, top_p=guards.RETRY_TOP_P, seed=retry_seed)
             if sampled else dict(temperature=0.0)))
         watch = guards.RepetitionStop(already)
 
