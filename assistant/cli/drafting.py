@@ -277,7 +277,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name, value in session.values.items():
         _out(f"  {name}: {value}")
     texts = [s.text for s in session.sections]
-    if drafting.get_template(session.template_id).layout.legal:
+    try:
+        legal = drafting.get_template(session.template_id).layout.legal
+    except UserError:  # its template is gone: the texts as stored
+        legal = False
+    if legal:
         texts = drafting.renumber_clauses(texts)  # as the export numbers them: one sequence
     for s, text in zip(session.sections, texts):
         version = f" v{s.current.version}" if s.current else ""

@@ -15,7 +15,7 @@ CLAUSE = re.compile(r"^(\d+)\.(\s+That\b)", re.MULTILINE)
 # first words that start a sentence but not a name, so "That " + the word in lower case reads on
 _COMMON_OPENERS = {"the", "a", "an", "no", "one", "each", "every", "all", "any", "both", "either", "neither",
                    "this", "these", "those", "only", "nothing", "none", "there", "it", "he", "she",
-                   "they", "his", "her", "their", "its", "pets", "rent", "parking"}
+                   "they", "his", "her", "their", "its"}
 
 
 def as_clauses(text: str) -> str:
