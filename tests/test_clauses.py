@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.drafting.clauses import as_clauses, renumber
+from assistant.drafting.clauses import as_clauses, list_clauses, renumber
 from assistant.drafting.exporter import render, to_docx, to_markdown
-from assistant.drafting.templates import TemplateError, parse_template, render_text
+from assistant.drafting.templates import TemplateError, get_template, parse_template, render_text
 from assistant.drafting.validation import validate_session
 from tests.fixtures_drafting import filled_session
 
@@ -103,3 +103,17 @@ def test_drafting_an_agreement_stores_its_clauses_already_in_sequence() -> None:
     stored = "\n\n".join(s.text for s in drafting.get_session(session.id).sections)  # as the editor shows them
     numbers = [int(n) for n in re.findall(r"^(\d+)\. That\b", stored, re.MULTILINE)]
     assert numbers == list(range(1, 18)) and "15. That the lessee may keep one pet dog." in stored
+
+
+def test_an_affidavits_facts_are_numbered_that_paragraphs_and_its_purpose_reads_on() -> None:
+    template = get_template("in-affidavit")
+    spec = next(s for s in template.sections if s.id == "declarations")
+    values = {"statements": "My name is spelt Ravi Sankar in my Class X certificate; I am one and the same person",
+              "purpose": "correction of my name in school records"}
+    text = render_text(template, spec.text.replace("{draft}", ""), values)
+    assert [p.strip() for p in text.split("\n\n") if p.strip()] == [
+        "1. That my name is spelt Ravi Sankar in my Class X certificate.",
+        "2. That I am one and the same person.",  # "I" keeps its capital
+        "1. That this affidavit is made for correction of my name in school records, and for no other purpose.",
+    ]  # the last "1." is renumbered with the rest (renumber)
+    assert list_clauses("- first fact\n- second fact") == "1. That first fact.\n\n2. That second fact."

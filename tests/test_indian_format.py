@@ -125,7 +125,7 @@ def test_render_text_formats_by_field_type():
 @pytest.mark.parametrize("text,message", [
     ("{rent:long}", "field 'rent' (money) has no format 'long' (its formats: words, figures, rupees)"),
     ("{start:words}", "field 'start' (date) has no format 'words'"),
-    ("{note:words}", "field 'note' (text) has no format 'words' (its formats: noun, article)"),
+    ("{note:words}", "field 'note' (text) has no format 'words' (its formats: noun, article, purpose)"),
 ])
 def test_a_format_the_type_lacks_is_a_template_error(text: str, message: str):
     broken = TEMPLATE.replace('text = "A rent of {rent:words} from the {start:long} for {months:words} months; '

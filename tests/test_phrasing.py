@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.drafting.phrasing import article, elements, noun
+from assistant.drafting.phrasing import article, elements, noun, purpose
 from assistant.drafting.templates import get_template, render_text
 
 
@@ -20,6 +20,12 @@ from assistant.drafting.templates import get_template, render_text
 ])
 def test_a_title_reads_as_a_noun_phrase_with_its_article(title: str, expected: str) -> None:
     assert f"{article(title)} {noun(title)}" == expected
+
+
+def test_a_purpose_follows_made_with_its_preposition() -> None:
+    assert purpose("correction of my name in school records") == "for correction of my name in school records"
+    assert purpose("for change of name in the passport") == "for change of name in the passport"
+    assert purpose("To be produced before the bank") == "to be produced before the bank"  # mid-sentence
 
 
 def test_a_claim_lists_its_elements_with_semicolons_and_a_final_and() -> None:

@@ -10,20 +10,30 @@ from __future__ import annotations
 import re
 
 from assistant.drafting.quality import sentences
+from assistant.drafting.templates import list_items
 
 CLAUSE = re.compile(r"^(\d+)\.(\s+That\b)", re.MULTILINE)
 # first words that start a sentence but not a name, so "That " + the word in lower case reads on
 _COMMON_OPENERS = {"the", "a", "an", "no", "one", "each", "every", "all", "any", "both", "either", "neither",
                    "this", "these", "those", "only", "nothing", "none", "there", "it", "he", "she",
-                   "they", "his", "her", "their", "its"}
+                   "they", "his", "her", "their", "its", "my", "our", "we", "your"}
 
 
 def as_clauses(text: str) -> str:
     """Each sentence of the parties' own terms as a clause: "1. That the Lessee may keep one dog."
     (numbered 1, 2, ... here; `renumber` puts them in the document's sequence)."""
+    return _clauses(sentences(text))
+
+
+def list_clauses(value: str) -> str:
+    """Each item of a list field as a clause (an affidavit's facts: "1. That my name is ...")."""
+    return _clauses(list_items(value))
+
+
+def _clauses(parts: list[str]) -> str:
     out = []
-    for sentence in (s for s in sentences(text) if s.strip()):
-        body = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", sentence)  # the parties' own numbering or bullet
+    for sentence in (s for s in parts if s.strip()):
+        body = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", sentence).strip()  # their own numbering or bullet
         first = body.split(None, 1)[0] if body.split() else ""
         if first.casefold() == "that":
             body = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from assistant.drafting.clauses import as_clauses
-from assistant.drafting.phrasing import article, elements, noun
+from assistant.drafting.clauses import as_clauses, list_clauses
+from assistant.drafting.phrasing import article, elements, noun, purpose
 
 _UNITS = ("Zero One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve Thirteen Fourteen Fifteen Sixteen"
           " Seventeen Eighteen Nineteen").split()
@@ -147,8 +147,8 @@ FORMATS: dict[str, dict[str, object]] = {
     "date": {"long": date_long, "written": date_written, "numeric": date_numeric, "iso": date_iso},
     "number": {"words": number_with_words},
     "long_text": {"clauses": as_clauses},  # the parties' own terms as numbered "That ..." clauses
-    "text": {"noun": noun, "article": article},  # a title after "a" or "the"
-    "list": {"elements": elements},  # a claim's elements
+    "text": {"noun": noun, "article": article, "purpose": purpose},  # a title after "a"; a purpose after "made"
+    "list": {"elements": elements, "clauses": list_clauses},  # a claim's elements; an affidavit's facts
 }
 
 

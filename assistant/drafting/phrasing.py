@@ -1,5 +1,5 @@
 """A field's words fitted into a sentence of the template's: a title as a noun phrase after "a" or
-"the", a list as a claim's elements (pure functions)."""
+"the", a purpose after "made", a list as a claim's elements (pure functions)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,19 @@ def article(value: str) -> str:
     if word.startswith(_A_BEFORE):
         return "A"
     return "An" if word[:1] in tuple("aeiou") else "A"
+
+
+_PURPOSE_OPENERS = ("for", "to", "in", "so", "as", "because", "towards")
+
+
+def purpose(value: str) -> str:
+    """A purpose after "made": "correction of my name" -> "for correction of my name"; one that
+    already opens with "for", "to", ... keeps its words (its first letter in lower case, mid-sentence)."""
+    text = value.strip()
+    first = text.split(None, 1)[0].casefold() if text else ""
+    if not text:
+        return text
+    return noun(text) if first in _PURPOSE_OPENERS else f"for {noun(text)}"
 
 
 def elements(value: str) -> str:
