@@ -1,5 +1,6 @@
 """An agreement's operative part as one sequence of numbered "That ..." clauses, the parties' own
-terms among them; and the check that a term does not start before the agreement is signed."""
+terms among them; and the checks that a term does not start before the agreement is signed, nor
+the earnest money exceed the price."""
 
 from __future__ import annotations
 
@@ -56,14 +57,22 @@ def test_an_exported_agreement_numbers_its_clauses_in_one_sequence(tmp_path: Pat
     assert added and added[0].text.startswith("That") and added[0]._p.pPr.numPr is not None  # Word numbering
 
 
-def test_a_term_starting_before_the_signing_is_a_warning() -> None:
-    template, session = filled_session("in-rent-agreement")
-    early = replace(session, values={**session.values, "start_date": "2025-01-01", "execution_date": "2025-03-01"})
-    found = [f for f in validate_session(template, early) if f.code == "date_order"]
-    assert [(f.severity, f.field) for f in found] == [("warning", "start_date")]
-    assert "2025-01-01, before 'execution_date' (2025-03-01)" in found[0].message
-    on_time = replace(session, values={**session.values, "start_date": "2025-03-01", "execution_date": "2025-03-01"})
-    assert not [f for f in validate_session(template, on_time) if f.code == "date_order"]
+@pytest.mark.parametrize("template_id, wrong, right, code, message", [
+    ("in-rent-agreement", {"start_date": "2025-01-01", "execution_date": "2025-03-01"},
+     {"start_date": "2025-03-01", "execution_date": "2025-03-01"}, "date_order",
+     "'start_date' (Start of the term) is 2025-01-01, before 'execution_date' (2025-03-01)"),
+    ("in-agreement-to-sell", {"price": "8500000", "earnest_money": "1,00,00,000"},
+     {"price": "8500000", "earnest_money": "500000"}, "amount_order",
+     "'earnest_money' (Earnest money paid now) is Rs. 1,00,00,000/-, more than 'price' (Rs. 85,00,000/-)"),
+])
+def test_a_value_out_of_order_with_another_is_a_warning(template_id: str, wrong: dict, right: dict, code: str,
+                                                        message: str) -> None:
+    template, session = filled_session(template_id)
+    found = [f for f in validate_session(template, replace(session, values={**session.values, **wrong}))
+             if f.code == code]
+    assert [f.severity for f in found] == ["warning"] and message in found[0].message
+    assert not [f for f in validate_session(template, replace(session, values={**session.values, **right}))
+                if f.code == code]
 
 
 def test_not_before_must_join_two_date_fields() -> None:
@@ -90,6 +99,8 @@ text = "{{start}} {{signed}}"
     for other, kind in (("signed", "text"), ("nowhere", "date")):
         with pytest.raises(TemplateError, match="not_before"):
             parse_template(raw.format(other=other, kind=kind))
+    with pytest.raises(TemplateError, match="'not_above' needs a money field"):
+        parse_template(raw.format(other="signed", kind="date").replace("not_before", "not_above"))
 
 
 def test_drafting_an_agreement_stores_its_clauses_already_in_sequence() -> None:

@@ -35,6 +35,7 @@ class FieldSpec:
     help: str = ""
     default: str = ""
     not_before: str = ""  # a date field: validate warns when this date comes before that one's
+    not_above: str = ""  # a money field: validate warns when this amount is more than that one's
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,7 @@ def _parse_field(data: object, index: int, line: int, raw: str) -> FieldSpec:
             type=kind, required=_flag(data, "required", f"field '{name}'", True),
             help=_text(data, "help", f"field '{name}'"), default=str(default),
             not_before=_text(data, "not_before", f"field '{name}'"),
+            not_above=_text(data, "not_above", f"field '{name}'"),
         )
     except _Bad as exc:
         raise _Located(_key_line(raw, line, exc.key), str(exc)) from None
@@ -468,9 +470,10 @@ def _build(data: dict, raw: str, source: str) -> Template:
         fields.append(spec)
     names = {f.name: f.type for f in fields}
     for i, f in enumerate(fields):
-        if f.not_before and (f.type != "date" or names.get(f.not_before) != "date"):
-            raise _Located(_key_line(raw, field_lines[i] if i < len(field_lines) else 0, "not_before"),
-                           f"field '{f.name}': 'not_before' needs a date field naming another date field")
+        for key, other, kind in (("not_before", f.not_before, "date"), ("not_above", f.not_above, "money")):
+            if other and (f.type != kind or names.get(other) != kind):
+                raise _Located(_key_line(raw, field_lines[i] if i < len(field_lines) else 0, key),
+                               f"field '{f.name}': '{key}' needs a {kind} field naming another {kind} field")
 
     raw_sections = data.get("sections", [])
     if not isinstance(raw_sections, list) or not raw_sections:

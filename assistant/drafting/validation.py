@@ -12,10 +12,10 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.drafting import quality
-from assistant.drafting.indian_format import parse_date
+from assistant.drafting.indian_format import amount_figures, parse_amount, parse_date
 from assistant.drafting.prompts import scaffolding
 from assistant.drafting.sessions import Session
-from assistant.drafting.templates import Template, list_items, render_text
+from assistant.drafting.templates import FieldSpec, Template, list_items, render_text
 
 MONTHS = {name: i for i, names in enumerate(
     [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
@@ -43,7 +43,7 @@ REPEAT_MIN_WORDS = 4  # shorter sentences ("Accepted.", "1.") repeat legitimatel
 
 @dataclass(frozen=True)
 class Finding:
-    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted | date_order
+    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted | date_order | amount_order
     message: str
     severity: str = "error"  # error | warning
     section: int | None = None  # 1-based outline position
@@ -173,12 +173,7 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
     for f in template.fields:
         if f.required and not str(session.values.get(f.name, "")).strip():
             findings.append(Finding("missing_value", f"field '{f.name}' ({f.label}) has no value", field=f.name))
-        if f.not_before:
-            this, other = (parse_date(str(session.values.get(n, ""))) for n in (f.name, f.not_before))
-            if this and other and this < other:
-                findings.append(Finding(
-                    "date_order", f"field '{f.name}' ({f.label}) is {this.isoformat()}, before "
-                    f"'{f.not_before}' ({other.isoformat()}): check both dates", "warning", field=f.name))
+        findings += _out_of_order(f, session.values)
 
     for spec in specs:
         section = by_key.get(spec.id)
@@ -240,6 +235,24 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
                 "order", f"section {after.position} '{after.title}' comes after section {before.position} "
                 f"'{before.title}' but the template puts it first", "warning", after.position, after.title))
     return findings
+
+
+def _out_of_order(f: FieldSpec, values: dict[str, str]) -> list[Finding]:
+    """A date before the date it cannot precede, an amount above the one it cannot exceed (the
+    earnest money above the price): each a warning, as the person may mean it."""
+    out = []
+    if f.not_before:
+        this, other = (parse_date(str(values.get(n, ""))) for n in (f.name, f.not_before))
+        if this and other and this < other:
+            out.append(Finding("date_order", f"field '{f.name}' ({f.label}) is {this.isoformat()}, before "
+                               f"'{f.not_before}' ({other.isoformat()}): check both dates", "warning", field=f.name))
+    if f.not_above:
+        this, other = (parse_amount(str(values.get(n, ""))) for n in (f.name, f.not_above))
+        if this and other and this > other:
+            out.append(Finding("amount_order", f"field '{f.name}' ({f.label}) is {amount_figures(values[f.name])}, "
+                               f"more than '{f.not_above}' ({amount_figures(values[f.not_above])}): check both "
+                               "amounts", "warning", field=f.name))
+    return out
 
 
 def _echo_and_repetition(template: Template, session: Session) -> list[Finding]:
