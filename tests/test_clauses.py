@@ -95,7 +95,8 @@ title = "S"
 mode = "fixed"
 text = "{{start}} {{signed}}"
 '''
-    assert parse_template(raw.format(other="signed", kind="date")).field("start").not_before == "signed"
+    parsed = parse_template(raw.format(other="signed", kind="date"))
+    assert parsed.field("start").not_before == "signed" and parsed.kind == "other"  # the checks leave the rest
     for other, kind in (("signed", "text"), ("nowhere", "date")):
         with pytest.raises(TemplateError, match="not_before"):
             parse_template(raw.format(other=other, kind=kind))

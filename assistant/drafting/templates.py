@@ -470,10 +470,10 @@ def _build(data: dict, raw: str, source: str) -> Template:
         fields.append(spec)
     names = {f.name: f.type for f in fields}
     for i, f in enumerate(fields):
-        for key, other, kind in (("not_before", f.not_before, "date"), ("not_above", f.not_above, "money")):
-            if other and (f.type != kind or names.get(other) != kind):
+        for key, other, needed in (("not_before", f.not_before, "date"), ("not_above", f.not_above, "money")):
+            if other and (f.type != needed or names.get(other) != needed):
                 raise _Located(_key_line(raw, field_lines[i] if i < len(field_lines) else 0, key),
-                               f"field '{f.name}': '{key}' needs a {kind} field naming another {kind} field")
+                               f"field '{f.name}': '{key}' needs a {needed} field naming another {needed} field")
 
     raw_sections = data.get("sections", [])
     if not isinstance(raw_sections, list) or not raw_sections:
