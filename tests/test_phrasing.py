@@ -13,6 +13,9 @@ from assistant.drafting.templates import get_template, render_text
     ("Self-cleaning solar panel mount", "A self-cleaning solar panel mount"),
     ("Apparatus for drying grain", "An apparatus for drying grain"),
     ("Unit for water filtration", "A unit for water filtration"),  # a vowel that sounds "you"
+    ("Uninterruptible power supply", "An uninterruptible power supply"),  # the prefix un-
+    ("One-way valve", "A one-way valve"),
+    ("Onerous-load tester", "An onerous-load tester"),
     ("Hourly dosing pump", "An hourly dosing pump"),  # a silent h
     ("LED lamp with a heat sink", "An LED lamp with a heat sink"),  # an acronym, letter by letter
     ("USB hub", "A USB hub"),

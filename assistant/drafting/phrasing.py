@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from assistant.drafting.templates import list_items
 
-# vowel letters that sound a consonant, and silent h: "a unit", "a one-way valve", "an hour"
-_A_BEFORE = ("uni", "use", "usu", "eu", "one", "once")
-_AN_BEFORE = ("hour", "honest", "honour", "heir")
+# vowel letters that sound a consonant, and silent h: "a unit", "a one-way valve", "an hour"; the
+# prefix un- before in/im keeps its vowel: "an uninterruptible power supply"
+_A_BEFORE = ("uni", "use", "usu", "eu", "one ", "one-", "once")
+_AN_BEFORE = ("hour", "honest", "honour", "heir", "unin", "unim")
 
 
 def noun(value: str) -> str:
