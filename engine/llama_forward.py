@@ -319,15 +319,13 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
     for index, layer in enumerate(weights.layers):
         if layer.window not in masks:
             masks[layer.window] = _layer_mask(inside, start, positions, layer.window, shape.group, x.dtype)
-        if glue is None:
-            x = layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
-        else:
-            x = native_layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape, glue)
+        args = (x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
+        x = layer_forward(*args) if glue is None else native_layer_forward(*args, glue)
     cache.length = start + width
     if keep:
         x = x[-keep:]
-    normed = rms_norm(x, weights.norm, shape.eps) if glue is None else glue.rms_norm(x, weights.norm, shape.eps)
-    return apply_dense(normed, weights.lm_head)
+    norm = rms_norm if glue is None else glue.rms_norm
+    return apply_dense(norm(x, weights.norm, shape.eps), weights.lm_head)
 
 
 def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor, window: int | None,

@@ -30,10 +30,6 @@ def glue() -> Glue:
     return built
 
 
-def torch_norm(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
-    return lf.rms_norm(x, w, eps)
-
-
 @needs_compiler
 def test_the_glue_builds_where_a_compiler_is_and_fp32_cpu_forwards_use_it(tiny_model_dir: Path) -> None:
     assert load_glue() is not None
@@ -45,11 +41,11 @@ def test_norms_and_residual_add_match_pytorch(glue: Glue, n: int) -> None:
     gen = torch.Generator().manual_seed(n)
     x, w, delta = (torch.randn(5, n, generator=gen) * 3, torch.randn(n, generator=gen),
                    torch.randn(5, n, generator=gen))
-    torch.testing.assert_close(glue.rms_norm(x, w, 1e-5), torch_norm(x, w, 1e-5), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(glue.rms_norm(x, w, 1e-5), lf.rms_norm(x, w, 1e-5), rtol=1e-6, atol=1e-6)
     summed = x + delta
     got = glue.add_rms_norm(x, delta, w, 1e-6)
     torch.testing.assert_close(x, summed, rtol=0, atol=0)  # the residual stream is updated in place
-    torch.testing.assert_close(got, torch_norm(summed, w, 1e-6), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(got, lf.rms_norm(summed, w, 1e-6), rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(glue.add_(x, delta), summed + delta, rtol=0, atol=0)
 
 

@@ -19,7 +19,7 @@ from textual.message_pump import MessagePump
 
 class StreamRelay:
     class Arrived(Message):
-        """Text is waiting in `relay`; the handler applies `relay.drain()`."""
+        """Text is waiting in `relay`; the handler applies it with `relay.flush()`."""
 
         def __init__(self, relay: StreamRelay) -> None:
             super().__init__()

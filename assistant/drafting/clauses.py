@@ -34,9 +34,9 @@ def _clauses(parts: list[str]) -> str:
     out = []
     for sentence in (s for s in parts if s.strip()):
         body = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", sentence).strip()  # their own numbering or bullet
-        first = body.split(None, 1)[0] if body.split() else ""
+        first, _, rest = body.partition(" ")
         if first.casefold() == "that":
-            body = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""
+            body = rest.strip()
         elif first.casefold().strip(",;:") in _COMMON_OPENERS and not first.isupper():
             body = body[0].lower() + body[1:]
         if body:

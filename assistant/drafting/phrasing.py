@@ -42,10 +42,9 @@ def purpose(value: str) -> str:
     """A purpose after "made": "correction of my name" -> "for correction of my name"; one that
     already opens with "for", "to", ... keeps its words (its first letter in lower case, mid-sentence)."""
     text = value.strip()
-    first = text.split(None, 1)[0].casefold() if text else ""
     if not text:
         return text
-    return noun(text) if first in _PURPOSE_OPENERS else f"for {noun(text)}"
+    return noun(text) if text.split(None, 1)[0].casefold() in _PURPOSE_OPENERS else f"for {noun(text)}"
 
 
 def elements(value: str) -> str:

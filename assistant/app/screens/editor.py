@@ -329,9 +329,8 @@ class EditorScreen(DraftpadScreen):
         area = self.area
         area.cancel_suggestions()
         area.read_only = True
-        area.clear()
         self.preface = self.wording_before_draft() if needs else ""
-        area.insert(self.preface)
+        self.start_preview()
         self.query_one("#editor-state", Static).update(
             "writing from your facts…" if not needs else
             "waiting for the model to load…" if not host.ready else "generating… (Esc stops)")
@@ -390,10 +389,13 @@ class EditorScreen(DraftpadScreen):
         """The first draft was unusable and a second one starts: the preview starts again too (the
         worker waits for this, so none of the second draft's text is lost in the reset)."""
         self.relay.flush()
-        area = self.area
-        area.clear()
-        area.insert(self.preface)
+        self.start_preview()
         self.query_one("#editor-state", Static).update("the first draft was unusable: trying once more… (Esc stops)")
+
+    def start_preview(self) -> None:
+        """The editor shows only the template's wording before the model's prose, which streams after it."""
+        self.area.clear()
+        self.area.insert(self.preface)
 
     @attached_only
     def generated(self, result: Any, error: str, kept: str | None = None) -> None:
@@ -424,10 +426,10 @@ class EditorScreen(DraftpadScreen):
             self.dp.host.record_dict(stats)
         if version.method == core.drafting().FROM_FACTS:
             state = f"written from your facts as v{version.version} (ctrl+g again: the model adds to them)"
+        elif not version.text.strip():
+            state = f"v{version.version}: nothing usable was written (type it, or ctrl+g to try again)"
         else:
             state = f"{'stopped, partial text kept' if result.cancelled else 'drafted'} as v{version.version}"
-            if not version.text.strip():
-                state = f"v{version.version}: nothing usable was written (type it, or ctrl+g to try again)"
         self.query_one("#editor-state", Static).update(state)
         for bar in self.query("StatusBar"):
             bar.refresh_figures()  # type: ignore[attr-defined]
