@@ -117,6 +117,27 @@ def test_a_cancelled_draft_is_not_retried(scripted) -> None:
     assert result.cancelled and len(fake.calls) == 1
 
 
+def test_a_draft_stopped_while_watching_keeps_what_was_seen_and_validate_asks_to_check_it(scripted) -> None:
+    # all the person saw is an echoed instruction, which the filters drop from a finished draft
+    seen = prompts.PLAIN_RULE
+    scripted(seen + " and then much more text that is never reached")
+    cancel = threading.Event()
+    streamed: list[str] = []
+
+    def watch(chunk: str) -> None:
+        streamed.append(chunk)
+        if "".join(streamed).strip() == seen:
+            cancel.set()
+
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    section = adr_section(sid, "Consequences")
+    result = drafting.draft_section(sid, section.id, object(), cancel=cancel, on_text=watch)
+    assert result.cancelled and result.version is not None
+    assert seen in result.version.text and result.version.stats["unchecked"] is True
+    codes = [f.code for f in drafting.validate(sid) if f.section_title == "Consequences"]
+    assert "unchecked" in codes
+
+
 def test_continuation_prompt_is_the_document_so_far_without_instructions(scripted) -> None:
     fake = scripted("It also keeps search fast.")
     sid = drafting.new_session("adr-nygard", values=ADR).id

@@ -293,6 +293,7 @@ class Attempt:
     dropped: int = 0
     unsupported: list[str] = field(default_factory=list)  # sentences dropped as naming nothing of the document
     unfiltered: str = ""  # the prose with them: what a required section falls back to
+    seen: str = ""  # the text as streamed, only tidied: what a draft stopped by the person keeps
 
 
 def best_of(first: Attempt, retry: Callable[[], Attempt]) -> tuple[Attempt, bool]:

@@ -43,7 +43,7 @@ REPEAT_MIN_WORDS = 4  # shorter sentences ("Accepted.", "1.") repeat legitimatel
 
 @dataclass(frozen=True)
 class Finding:
-    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted | date_order | amount_order
+    code: str  # missing_value | missing_section | empty_section | missing_fact | placeholder | echo | repeated_sentence | order | not_drafted | date_order | amount_order | unsupported | guessed | unchecked
     message: str
     severity: str = "error"  # error | warning
     section: int | None = None  # 1-based outline position
@@ -216,6 +216,11 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
                 f"document supports, or the opposite of a fact (the model's guess; check it or give the facts): "
                 f"{_quote(stats['unsupported'][0], 60)}",
                 "warning", section.position, section.title))
+        elif stats.get("unchecked"):
+            findings.append(Finding(
+                "unchecked", f"section {section.position} '{section.title}' keeps the text of a draft you stopped, "
+                "which the drafting checks would have dropped: read it (or draft it again)", "warning",
+                section.position, section.title))
         elif stats.get("from_no_fact"):
             findings.append(Finding(
                 "guessed", f"section {section.position} '{section.title}' is the model's own writing, from no fact "

@@ -192,8 +192,8 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         if watch.tripped.is_set() and not (cancel is not None and cancel.is_set()):
             result.stats.stop_reason = "repetition"
         generation_log.record("draft", lm, asked, result, db=store.db, session_id=session_id, section=section.title)
-        prose = prompts.clean_section(guards.cut_loop(result.text), section.title, already, keep_lead=bool(lead))
-        prose = guards.drop_repeated_items(guards.cut_party_switch(prose, lead or ""))
+        seen = prompts.clean_section(guards.cut_loop(result.text), section.title, already, keep_lead=bool(lead))
+        prose = guards.drop_repeated_items(guards.cut_party_switch(seen, lead or ""))
         prose, echoed = guards.drop_echo(prose, scaffold)
         prose, stuttered = guards.drop_stutter(guards.drop_unpaired_brackets(prose))
         prose, near = guards.drop_near_repeats(prose, already)
@@ -204,7 +204,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         unsupported += [c for c in guards.contradicting_sentences(prose, facts) if c not in unsupported]
         return guards.Attempt(guards.finish_sentence(guards.drop_sentences(prose, unsupported)), result, watch,
                               echoed + stuttered + near + invented + len(unsupported), unsupported,
-                              guards.finish_sentence(prose))
+                              guards.finish_sentence(prose), seen)
 
     failure: Exception | None = None
     retried = False
@@ -226,11 +226,15 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     unsupported: list[str] = []
     without_prose = prompts.join_mixed(template, fixed, session.values, "") if fixed else ""
     cancelled = result.stats.stop_reason in ("cancelled", "interrupted")
-    if guards.degenerate(prose) and chosen.unsupported and (cancelled or (
-            spec is not None and spec.required and guards.degenerate(without_prose))):
-        # Nothing the model wrote names anything of the document. A required section is not left
-        # empty for that, nor is a draft the person stopped while watching it: its text is kept and
-        # `validate` asks the person to check it.
+    kept_as_seen = cancelled and guards.degenerate(prose) and len(guards.words(chosen.seen)) > len(guards.words(prose))
+    if kept_as_seen:
+        # A draft the person stopped while watching it keeps the text they saw, filters or not;
+        # `validate` asks them to check it.
+        prose, unsupported = chosen.seen, chosen.unsupported
+    elif guards.degenerate(prose) and chosen.unsupported and spec is not None and spec.required \
+            and guards.degenerate(without_prose):
+        # Nothing the model wrote names anything of the document; a required section is not left
+        # empty for that: its text is kept and `validate` asks the person to check it.
         prose, unsupported = chosen.unfiltered, chosen.unsupported
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
     if cancelled and not prose:
@@ -242,6 +246,8 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
                  dropped_sentences=chosen.dropped - len(unsupported), repetition_stop=chosen.stop.reason)
     if unsupported:
         stats["unsupported"] = unsupported
+    elif kept_as_seen:
+        stats["unchecked"] = True
     elif prose.strip() and not any(session.values.get(name, "").strip() for name in (spec.uses if spec else ())):
         stats["from_no_fact"] = True  # validate asks the person to check what the model wrote unprompted
     version = store.add_version(session_id, section.id, text, "generated", getattr(lm, "identity", ""),
