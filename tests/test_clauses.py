@@ -34,6 +34,14 @@ def test_renumbering_runs_across_sections_and_leaves_other_numbers_alone() -> No
     assert renumber(texts) == ["1. That a.\n\n2. That b.", "3. That c.", "4. That d.\n\nWITNESSES:\n\n1. (signature)"]
 
 
+def test_a_that_paragraph_the_model_wrote_after_numbered_clauses_is_numbered_on() -> None:
+    drafted = "1. That my name is Ram.\n\nThat I live in Pune.\n\nThat is all I know, said in one line."
+    assert renumber(["2. That a.", drafted]) == [
+        "1. That a.", "2. That my name is Ram.\n\n3. That I live in Pune.\n\n4. That is all I know, said in one line."]
+    # prose without clauses is not a list of them
+    assert renumber(["That choice was hard.\n\nThat is why we moved."]) == ["That choice was hard.\n\nThat is why we moved."]
+
+
 def _rent_with_terms(terms: str):
     template, session = filled_session("in-rent-agreement")
     values = {**session.values, "other_terms": terms}

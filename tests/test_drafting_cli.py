@@ -91,7 +91,12 @@ def test_bad_arguments_are_one_line_errors(capsys: pytest.CaptureFixture[str], t
     assert code == 2 and err == "draftpad: error: no session 77 (see `draftpad sessions`)\n"
     sid = new_adr(capsys)
     code, _, err = run(capsys, "draft", str(sid))
-    assert code == 2 and "--section N or --all" in err
+    assert code == 2 and err == "draftpad: error: say which: N (or --section N), or --all\n"
+    code, _, err = run(capsys, "draft", str(sid), "1", "--all")
+    assert code == 2 and err == "draftpad: error: say which once: N, --section N or --all\n"
+    # N alone, as accept and edit take it: Status is filled from the template, no model needed
+    code, _, err = run(capsys, "draft", str(sid), "1")
+    assert code == 0 and "section 1 'Status' v1: from the template" in err
     code, out, _ = run(capsys, "export", str(sid), "--format", "md", "-o", str(tmp_path / "a.md"))
     assert code == 0 and Path(out.strip()).read_text().startswith("# Use PostgreSQL\n")
 
@@ -109,3 +114,19 @@ def test_draft_all_of_sections_written_from_facts_loads_no_model(capsys: pytest.
     assert texts[1:] == ["Flat files lose events.", "Store events in PostgreSQL.", "Operations must run a database."]
     code, _, err = run(capsys, "draft", str(sid), "--section", "2", "--extend", "--model", "/no/such/model.gguf")
     assert code != 0 and "model.gguf" in err  # asked to add to the facts, it needs the model
+
+
+def test_a_draft_with_nothing_usable_says_so_and_what_to_do(capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch):
+    from assistant.cli import drafting as cli_drafting
+    from assistant.drafting import examples, model_calls, prompts
+    from tests.fixtures_drafting import Scripted
+
+    monkeypatch.setattr(cli_drafting, "_load", lambda args: object())
+    monkeypatch.setattr(model_calls, "generate", Scripted([prompts.PLAIN_RULE]))  # an echo, dropped twice
+    monkeypatch.setattr(examples, "open_library", lambda: None)
+    sid = new_adr(capsys)
+    code, _, err = run(capsys, "draft", str(sid), "4", "--quiet")
+    assert code == 0
+    assert "[the first draft was unusable: trying once more]" in err
+    assert "section 4 'Consequences' v1:" in err and "nothing usable was written, so the section is empty" in err

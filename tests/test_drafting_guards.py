@@ -150,6 +150,16 @@ def test_continuation_prompt_is_the_document_so_far_without_instructions(scripte
     assert "\n\n" in fake.calls[0]["config"].stop  # an inline slot is one paragraph
 
 
+def test_examples_in_a_continuation_prompt_keep_their_list_items_on_their_own_lines() -> None:
+    example = "- Adapters get easier to write.\n- An attribute   is repeated per type.\n\n\n- Users map attributes by hand."
+    prompt = prompts.continuation_prompt(get_template("adr-nygard"), "Use SQLite", [], "Consequences", [example])
+    assert "- Adapters get easier to write.\n- An attribute is repeated per type.\n\n- Users map" in prompt
+    long = "\n".join(f"- Item {i} says something about the decision." for i in range(40))
+    kept = prompts.excerpt(long, prompts.EXAMPLE_CHARS)
+    assert len(kept) <= prompts.EXAMPLE_CHARS and kept.endswith("decision.") and kept.count("\n") > 5
+    assert prompts.excerpt("One sentence. " * 80, 100).endswith("…")  # one long paragraph is cut by sentence
+
+
 def test_chat_prompts_remain_for_models_behind_a_server(scripted) -> None:
     fake = scripted("It also keeps search fast.")
     sid = drafting.new_session("adr-nygard", values=ADR).id

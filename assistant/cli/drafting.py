@@ -201,8 +201,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
     from assistant.cli.options import server_settings_for
 
     session = drafting.get_session(args.id)
+    if args.n is not None:
+        if args.all or args.section not in (None, args.n):
+            raise UserError("say which once: N, --section N or --all")
+        args.section = args.n
     if not args.all and args.section is None:
-        raise UserError("say which: --section N or --all")
+        raise UserError("say which: N (or --section N), or --all")
     section_id = session.section(args.section).id if args.section is not None else None
     extend = args.extend or server_settings_for(args) is not None  # a server's model is a larger one
     todo = [s.id for s in session.sections if args.redraft or s.current is None] if args.all else [section_id]
@@ -437,8 +441,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--at", type=int, metavar="N", help="with --add: the new section's position")
     p.set_defaults(func=cmd_outline)
 
-    p = sub.add_parser("draft", help="draft one section, or every undrafted section, with the model")
+    p = sub.add_parser("draft", help="draft section N, or every undrafted section, with the model")
     p.add_argument("id", type=int)
+    p.add_argument("n", type=int, nargs="?", metavar="N", help="the section to draft (as accept, edit take it)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--section", type=int, metavar="N")
     which.add_argument("--all", action="store_true")

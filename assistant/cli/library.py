@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lsub = lib.add_subparsers(dest="library_command", metavar="ACTION")
     lib.set_defaults(func=lambda args: (lib.print_help(), 0)[1])
 
-    add = lsub.add_parser("add", help="import files or folders (recursively)")
+    add = lsub.add_parser("add", aliases=["import"], help="import files or folders (recursively)")
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.add_argument("--kind", choices=KIND_CHOICES, metavar="KIND",
                      help="document kind or form: adr, legal, patent, other, or e.g. rent-agreement, affidavit "

@@ -13,6 +13,8 @@ from assistant.drafting.quality import sentences
 from assistant.drafting.templates import list_items
 
 CLAUSE = re.compile(r"^(\d+)\.(\s+That\b)", re.MULTILINE)
+# a paragraph opening "That ..." unnumbered: one the model wrote on after the given clauses
+UNNUMBERED = re.compile(r"(?:\A|(?<=\n\n))(?=That\s)")
 # first words that start a sentence but not a name, so "That " + the word in lower case reads on
 _COMMON_OPENERS = {"the", "a", "an", "no", "one", "each", "every", "all", "any", "both", "either", "neither",
                    "this", "these", "those", "only", "nothing", "none", "there", "it", "he", "she",
@@ -47,7 +49,8 @@ def _clauses(parts: list[str]) -> str:
 
 def renumber(texts: list[str]) -> list[str]:
     """The "N. That ..." clauses of consecutive texts (a document's sections) numbered 1, 2, 3 ...
-    in order, whatever numbers they were typed with."""
+    in order, whatever numbers they were typed with; in a text with clauses, a paragraph opening
+    "That" without a number is one too."""
     count = 0
 
     def next_number(match: re.Match[str]) -> str:
@@ -55,4 +58,5 @@ def renumber(texts: list[str]) -> list[str]:
         count += 1
         return f"{count}.{match.group(2)}"
 
-    return [CLAUSE.sub(next_number, text) for text in texts]
+    return [CLAUSE.sub(next_number, UNNUMBERED.sub("0. ", text) if CLAUSE.search(text) else text)
+            for text in texts]

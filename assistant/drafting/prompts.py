@@ -60,13 +60,29 @@ def facts_block(template: Template, values: dict[str, str], first: tuple[str, ..
 
 
 def condense(text: str, limit: int = CONDENSE_CHARS) -> str:
-    """The first sentences of a section, up to `limit` characters: enough to keep later sections coherent."""
+    """The first sentences of a section on one line, up to `limit` characters: enough to quote it."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
     cut = flat[:limit]
     end = max(cut.rfind(". "), cut.rfind("; "))
     return (cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0]) + " …"
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The first lines of a section, up to `limit` characters, its list items and paragraphs kept
+    apart: a model shown bullets run together into one line writes its own that way."""
+    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
+    lines = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # one blank line at most
+    kept: list[str] = []
+    for line in lines:
+        used = sum(len(k) + 1 for k in kept)
+        if used + len(line) > limit:
+            if not kept:  # one long first paragraph: cut it by sentence
+                kept.append(condense(line, limit - used))
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def plan_messages(template: Template, variant: str, values: dict[str, str], similar_headings: list[str]) -> Messages:
@@ -226,13 +242,13 @@ def continuation_prompt(template: Template, heading: str, before: list[DocumentP
     a separator, this document's heading and sections, then this section's heading and `opening`
     (its fixed wording up to the prose slot). The model's continuation is the section's prose."""
     kind = KIND_LABELS.get(template.kind, "document")
-    parts = [f"{EXAMPLE_LEAD.format(kind=kind)}\n\n## {title}\n\n{condense(e, EXAMPLE_CHARS)}\n\n---"
+    parts = [f"{EXAMPLE_LEAD.format(kind=kind)}\n\n## {title}\n\n{excerpt(e, EXAMPLE_CHARS)}\n\n---"
              for e in examples[:2] if e.strip()]
     document = [f"# {heading.strip()}"]
     budget = DOCUMENT_CHARS
     written: list[str] = []
     for part in reversed(before):  # the nearest sections matter most: they keep their full text
-        text = part.text.strip() if len(part.text) <= budget else condense(part.text, max(120, budget // 2))
+        text = part.text.strip() if len(part.text) <= budget else excerpt(part.text, max(120, budget // 2))
         budget -= len(text)
         written.insert(0, f"## {part.title}\n\n{text}" if text else f"## {part.title}")
     document += written
