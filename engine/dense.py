@@ -11,6 +11,7 @@ the same values, so decoding stays token-identical to greedy decoding of those w
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -23,25 +24,52 @@ class Dense:
     weight: torch.Tensor  # [out, in]
     bias: torch.Tensor | None = None
     fp16: object | None = None  # fbgemm's packed fp16 copy of weight and bias; used when present
+    onednn: torch.Tensor | None = None  # oneDNN's blocked copy of an fp32 weight (see onednn_pack); used when present
 
 
 def fp16_available() -> bool:
     return "fbgemm" in torch.backends.quantized.supported_engines
 
 
-def pack_dense(weight: torch.Tensor, bias: torch.Tensor | None = None, fp16: bool = False) -> Dense:
-    """A Dense over `weight`; with fp16 (and fbgemm, and an fp32 CPU weight), also its fp16 copy."""
+def onednn_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+ONEDNN_WIDTH = 16  # the width oneDNN's weight layout is chosen for: the planner's usual tree width
+
+
+def onednn_pack(weight: torch.Tensor) -> torch.Tensor:
+    """An fp32 weight in oneDNN's blocked layout, for onednn_linear. Why: F.linear goes to MKL,
+    which picks its kernels by CPU vendor; measured on a 2-core AMD EPYC over SmolLM2's layer
+    shapes, MKL took 1.7x (width 1) to 3x (width 8) the time of oneDNN on blocked weights, which
+    ran widths 1 to 8 in the time of reading the weights once."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight, ONEDNN_WIDTH)
+
+
+def onednn_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """fp32 x @ weight.T + bias by oneDNN: F.linear's arithmetic, summed in another order."""
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+
+
+def pack_dense(weight: torch.Tensor, bias: torch.Tensor | None = None, fp16: bool = False,
+               onednn: bool = False) -> Dense:
+    """A Dense over `weight`; with fp16 (and fbgemm, and an fp32 CPU weight), also its fp16 copy;
+    else with onednn (and an fp32 CPU weight), also its copy in oneDNN's layout."""
     weight = weight.detach()
     bias = None if bias is None else bias.detach()
+    fp32_cpu = weight.dtype == torch.float32 and weight.device.type == "cpu"
     packed = None
-    if fp16 and weight.dtype == torch.float32 and weight.device.type == "cpu" and fp16_available():
+    if fp16 and fp32_cpu and fp16_available():
         packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
-    return Dense(weight, bias, packed)
+    blocked = onednn_pack(weight) if onednn and packed is None and fp32_cpu and onednn_available() else None
+    return Dense(weight, bias, packed, blocked)
 
 
 def apply_dense(x: torch.Tensor, dense: Dense) -> torch.Tensor:
     if dense.fp16 is not None:
         return torch.ops.quantized.linear_dynamic_fp16(x, dense.fp16)
+    if dense.onednn is not None:
+        return onednn_linear(x, dense.onednn, dense.bias)
     return F.linear(x, dense.weight, dense.bias)
 
 
@@ -52,18 +80,22 @@ def round_to_fp16(weight: torch.Tensor) -> None:
     weight.copy_(weight.half().float())
 
 
+TIMINGS_VERSION = 3  # part of the key of remembered timings: changes when what time_formats measures does
 FORMAT_WIDTHS = (1, 8, 32)  # one token, and the tree widths the planner mostly picks
 
 
 def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_WIDTHS,
                  repeats: int = 5) -> dict[str, list[float]]:
     """Median seconds of one pass through `weights` as Linear layers, per width, for each format
-    this CPU can run: fp32 as loaded, fp16 copies (fbgemm), bf16 weights and activations.
+    this CPU can run: fp32 as loaded (by F.linear, and by oneDNN), fp16 copies (fbgemm), bf16
+    weights and activations.
 
     Measured rather than assumed: CPUs differ, and a kernel that wins where memory is the limit
     can lose where it is not (bf16 without native support here: 3x faster at width 1, 4x slower
     at 32). Together the weights exceed the CPU's cache, as a forward's do; passes interleave."""
     kinds = {"fp32": [(w, F.linear) for w in weights], "bf16": [(w.bfloat16(), F.linear) for w in weights]}
+    if onednn_available():
+        kinds["fp32-onednn"] = [(onednn_pack(w), onednn_linear) for w in weights]
     if fp16_available():
         kinds["fp16"] = [(torch.ops.quantized.linear_prepack_fp16(w, None), torch.ops.quantized.linear_dynamic_fp16)
                          for w in weights]
@@ -71,7 +103,7 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
     with torch.inference_mode():
         for width in widths:
             x = torch.randn(width, weights[0].shape[1])
-            inputs = {"fp32": x, "fp16": x, "bf16": x.bfloat16()}
+            inputs = {"fp32": x, "fp32-onednn": x, "fp16": x, "bf16": x.bfloat16()}
             samples: dict[str, list[float]] = {name: [] for name in kinds}
             for _ in range(repeats):
                 for name, layers in kinds.items():
@@ -84,12 +116,26 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
     return out
 
 
-def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
-    """The weight format to run: fp32 unless another is faster at every width by `margin`; bf16
-    (which also rounds activations, so its text can differ from fp32's at near-ties) only where it
-    also beats fp16 copies at every width."""
-    def beats(name: str, other: str) -> bool:
-        return name in timings and all(t <= margin * o for t, o in zip(timings[name], timings[other]))
+def _beats(timings: dict[str, list[float]], name: str, other: str, margin: float) -> bool:
+    return name in timings and all(t <= margin * o for t, o in zip(timings[name], timings[other]))
 
-    best = "fp16" if beats("fp16", "fp32") else "fp32"
-    return "bf16" if beats("bf16", best) else best
+
+def fp32_kernel(timings: dict[str, list[float]], margin: float = 0.9) -> str:
+    """"onednn" where oneDNN's fp32 linear beats F.linear at every width by `margin`, else "blas"."""
+    return "onednn" if _beats(timings, "fp32-onednn", "fp32", margin) else "blas"
+
+
+def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
+    """The weight format to run: fp32 (by its faster kernel) unless fp16 copies take at most
+    `margin` of its time over the widths together (geometric mean: the planner picks among them;
+    both give the same tokens); bf16 (which also rounds activations, so its text can differ from
+    fp32's at near-ties) only where it beats that choice at every width."""
+    fp32 = "fp32-onednn" if fp32_kernel(timings, margin) == "onednn" else "fp32"
+    best = fp32
+    if "fp16" in timings and _geomean(timings["fp16"]) <= margin * _geomean(timings[fp32]):
+        best = "fp16"
+    return "bf16" if _beats(timings, "bf16", best, margin) else "fp32" if best == fp32 else best
+
+
+def _geomean(values: list[float]) -> float:
+    return statistics.geometric_mean(values)

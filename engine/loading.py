@@ -54,6 +54,9 @@ class LoadedModel:
     # engine.dense); "bf16": weights and arithmetic in bf16; "auto": on a CPU, whichever of the
     # three is measured fastest here, decided when our forward is built
     weights: str = "fp32"
+    # with fp32 weights on a CPU, the kernel our forward's dense layers run: "blas" (F.linear) or
+    # "onednn", whichever is measured faster here (engine.dense); "" until our forward is built
+    fp32_kernel: str = ""
     _own: Any = field(default=None, repr=False)
 
     @property
@@ -61,6 +64,7 @@ class LoadedModel:
         """Our forward's weights (engine.llama_forward.Weights), or None where HF runs the model."""
         if self._own is None:
             from engine import llama_forward
+            from engine.dense import fp32_kernel, pick_format
 
             use = self.forward == "own" or (self.forward == "auto" and os.environ.get("DRAFTPAD_FORWARD", "auto") != "hf")
             reason = llama_forward.unsupported_reason(self.model)
@@ -69,7 +73,7 @@ class LoadedModel:
             self._own = False
             if use and reason is None:
                 if self.weights == "auto":
-                    self.weights = self._measured_format()
+                    self.weights = pick_format(self._format_timings())
                     if self.weights == "bf16":
                         self.model.to(torch.bfloat16)
                         self.dtype = torch.bfloat16
@@ -77,24 +81,30 @@ class LoadedModel:
                         # rounded as fp16 copies round them (in extract), so the text does not
                         # depend on which kernel was measured faster
                         llama_forward.round_weights(self.model)
-                self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16")
+                if self.weights == "fp32" and self.device.type == "cpu" and self.dtype == torch.float32:
+                    self.fp32_kernel = fp32_kernel(self._format_timings())
+                self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16",
+                                                  onednn=self.fp32_kernel == "onednn")
             copies_asked = self.weights in ("fp16", "auto") and self.dtype == torch.float32
             if copies_asked and (self._own is False or self._own.lm_head.fp16 is None):
                 self.weights = "fp32"  # transformers runs it as loaded, or no fp16 kernel here
         return self._own or None
 
-    def _measured_format(self) -> str:
-        """The fastest weight format on this machine (engine.dense): measured once, then remembered
-        on disk, so a busy moment does not flip the choice from one session to the next."""
+    def _format_timings(self) -> dict[str, list[float]]:
+        """What each weight format and fp32 kernel costs on this machine (engine.dense): measured
+        once, then remembered on disk, so a busy moment does not flip the choice from one session
+        to the next."""
         import json
 
-        from engine.dense import pick_format, time_formats
+        from engine.dense import TIMINGS_VERSION, time_formats
 
-        key = hashlib.sha256(f"{self.identity}|{self.device}|{torch.get_num_threads()}|{torch.__version__}"
+        key = hashlib.sha256(f"{self.identity}|{self.device}|{torch.get_num_threads()}|{torch.__version__}|{TIMINGS_VERSION}"
                              .encode()).hexdigest()[:20]
         path = cache_dir("adaptive") / f"format-{key}.json"
         try:
-            return pick_format(json.loads(path.read_text())["seconds"])
+            timings = json.loads(path.read_text())["seconds"]
+            if isinstance(timings, dict):
+                return timings
         except (OSError, ValueError, KeyError, TypeError):
             pass
         mlp = [block.mlp.up_proj.weight for block in self.model.model.layers]  # most of a forward's bytes
@@ -102,7 +112,7 @@ class LoadedModel:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"seconds": timings}))
         os.replace(tmp, path)
-        return pick_format(timings)
+        return timings
 
     @property
     def forward_name(self) -> str:
@@ -112,7 +122,8 @@ class LoadedModel:
     def forward_label(self) -> str:
         """forward_name, saying where the steps between the matmuls run in C (engine.native_glue)."""
         own = self.own_weights
-        return "own, C glue" if own is not None and own.glue is not None else self.forward_name
+        label = "own, C glue" if own is not None and own.glue is not None else self.forward_name
+        return label + (", oneDNN" if own is not None and self.fp32_kernel == "onednn" else "")
 
     @property
     def vocab_size(self) -> int:

@@ -143,13 +143,40 @@ def test_with_fp16_weights_every_method_equals_greedy_on_the_same_weights(family
             assert got.token_ids == expected, (arch, trial, method)
 
 
+@pytest.mark.parametrize("arch", FAMILY)
+def test_on_onednn_every_method_equals_transformers_greedy(family_dirs, arch: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp32 dense layers on oneDNN's kernel where it is measured faster than F.linear's (MKL's):
+    the same arithmetic in another order, so transformers' greedy tokens are still the reference."""
+    from engine import dense
+
+    if not dense.onednn_available():
+        pytest.skip("no oneDNN in this torch build")
+    monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path))
+    monkeypatch.setattr(dense, "time_formats", lambda weights: {"fp32": [1.0, 1.0], "fp32-onednn": [0.5, 0.5]})
+    lm = engine.load_model(str(family_dirs[arch]), dtype="fp32")
+    assert lm.fp32_kernel == "onednn" and lm.own_weights.layers[0].qkv.onednn is not None
+    assert lm.own_weights.lm_head.onednn is not None
+    assert "oneDNN" in lm.forward_label
+    rng = random.Random(f"{arch}-onednn")
+    for trial in range(4):
+        ids = random_prompt(rng, lm.vocab_size)
+        _seq, logits = prefill(lm, ids, reuse=False)
+        with torch.inference_mode():
+            torch.testing.assert_close(logits, lm.model(torch.tensor([ids])).logits[0, -1], rtol=1e-4, atol=1e-4)
+        expected = reference_greedy(lm, ids, 32)
+        for method in ("greedy", "recycling", "auto"):
+            got = generate(lm, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
+            assert got.token_ids == expected, (arch, trial, method)
+
+
 def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from engine import dense
 
     fp16 = dense.fp16_available()
     cases = {"fp16": {"fp32": [2.0, 2.0, 2.0], "fp16": [1.0, 1.0, 1.0], "bf16": [0.7, 3.0, 8.0]},
-             "fp32": {"fp32": [1.0, 1.0, 1.0], "fp16": [1.0, 0.8, 0.8], "bf16": [0.5, 2.0, 4.0]},
+             "fp32": {"fp32": [1.0, 1.0, 1.0], "fp16": [1.0, 0.95, 0.9], "bf16": [0.5, 2.0, 4.0]},
              "bf16": {"fp32": [2.0, 2.0, 2.0], "fp16": [1.0, 1.0, 1.0], "bf16": [0.5, 0.5, 0.8]}}
     for expected, timings in cases.items():
         monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path / f"cache-{expected}"))
@@ -167,13 +194,23 @@ def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs,
     assert engine.load_model(str(family_dirs["llama"]), forward="hf").weights == "fp32"
 
 
-def test_format_choice_needs_a_win_at_every_width() -> None:
-    from engine.dense import pick_format
+def test_format_choice_weighs_the_widths_and_bf16_needs_a_win_at_every_one() -> None:
+    from engine.dense import fp32_kernel, pick_format
 
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.95], "bf16": [0.3, 0.3]}) == "bf16"
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.3, 4.0]}) == "fp16"  # this CPU's case
     assert pick_format({"fp32": [1.0, 1.0], "bf16": [0.95, 0.5]}) == "fp32"  # no fbgemm, bf16 short of the margin
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.48, 0.48]}) == "fp16"
+    # fp32's own two kernels: the faster is fp32's time, and fp16 copies must beat that one
+    assert fp32_kernel({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.5]}) == "onednn"
+    assert fp32_kernel({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.95]}) == "blas"
+    assert fp32_kernel({"fp32": [1.0, 1.0]}) == "blas"
+    assert pick_format({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.4], "fp16": [0.5, 0.5]}) == "fp32"
+    assert pick_format({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.4], "fp16": [0.3, 0.3]}) == "fp16"
+    # this CPU's case: fp16 copies far ahead at width 1, level at 32; together they win
+    measured = {"fp32": [1.15, 1.42, 2.23], "fp32-onednn": [0.65, 0.80, 1.35], "fp16": [0.29, 0.46, 1.24],
+                "bf16": [0.90, 0.77, 1.08]}
+    assert pick_format(measured) == "fp16"
 
 
 def test_cache_after_tree_acceptance_equals_a_fresh_prefill(pairs) -> None:
