@@ -7,6 +7,9 @@ weights as fp16, half the bytes, and widens them to fp32 inside the kernel: meas
 where bf16 (no native bf16 here) was 3x faster at width 1 and 4x slower at width 32. The weights'
 values are rounded to fp16 once; every forward that uses them, ours and transformers', then reads
 the same values, so decoding stays token-identical to greedy decoding of those weights.
+
+fp32 weights may also run on oneDNN from a copy in its blocked layout (where measured faster than
+F.linear's BLAS): the copy costs the weights' memory once more, as fp16 copies cost half of it.
 """
 
 from __future__ import annotations
@@ -132,10 +135,7 @@ def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
     fp32's at near-ties) only where it beats that choice at every width."""
     fp32 = "fp32-onednn" if fp32_kernel(timings, margin) == "onednn" else "fp32"
     best = fp32
-    if "fp16" in timings and _geomean(timings["fp16"]) <= margin * _geomean(timings[fp32]):
+    if "fp16" in timings and statistics.geometric_mean(timings["fp16"]) <= margin * statistics.geometric_mean(
+            timings[fp32]):
         best = "fp16"
     return "bf16" if _beats(timings, "bf16", best, margin) else "fp32" if best == fp32 else best
-
-
-def _geomean(values: list[float]) -> float:
-    return statistics.geometric_mean(values)

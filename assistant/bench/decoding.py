@@ -248,7 +248,7 @@ def run_decoding_bench(args: argparse.Namespace) -> int:
         encoded = [encode_prompt(lm, p.prompt) for p in prompts]
         say = lambda text: print(text, file=sys.stderr, flush=True)
         say(f"bench: {len(prompts)} prompts, {', '.join(methods)}; model {lm.resolved.display}, "
-            f"{str(lm.dtype).replace('torch.', '')} on {lm.device}, {_threads()} threads")
+            f"{_engine_label(lm)}, {_threads()} threads")
         # each prompt's table learns the other prompts only, so no row has seen the text it generates
         taught = [lessons(lm, [ids]) for ids in encoded]
         warm = [warmed_state(lm, taught=[x for j, ls in enumerate(taught) if j != i for x in ls])
@@ -273,17 +273,16 @@ def run_decoding_bench(args: argparse.Namespace) -> int:
         for server in servers.values():
             server.stop()
     summary = summarise(rows, prompts)
-    dtype = str(lm.dtype).replace("torch.", "")
     print(format_table(summary, f"draftpad bench: {len(prompts)} prompts, {args.max_new_tokens} new tokens, "
-                                f"{dtype} on {lm.device} ({lm.resolved.display})"))
+                                f"{_engine_label(lm)} ({lm.resolved.display})"))
     from assistant.bench.server_rows import format_server_table, server_summary
 
     by_server = server_summary([s for s in servers.values() if getattr(s, "takes_prompt", False)])
     if by_server:
         print(format_server_table(by_server))
     if args.json_out:
-        payload = {"model": lm.resolved.display, "dtype": dtype, "device": str(lm.device), "rows": summary,
-                   "servers": by_server}
+        payload = {"model": lm.resolved.display, "dtype": str(lm.dtype).replace("torch.", ""), "weights": lm.weights,
+                   "forward": lm.forward_label, "device": str(lm.device), "rows": summary, "servers": by_server}
         try:
             args.json_out.write_text(json.dumps(payload, indent=2) + "\n")
         except OSError as exc:
@@ -329,12 +328,17 @@ def run_forward_cost(args: argparse.Namespace) -> int:
     lm = load_model(args.model, args.device, args.dtype)
     rows = forward_costs(lm)
     dtype = str(lm.dtype).replace("torch.", "")
-    print(format_costs(rows, f"forward cost: {dtype} on {lm.device}, {_threads()} threads, 300-token cache, "
-                             f"medians of 20 ({lm.resolved.display}; our forward: {lm.forward_label}, "
-                             f"{lm.weights} weights)"))
+    print(format_costs(rows, f"forward cost: {_engine_label(lm)}, {_threads()} threads, 300-token cache, "
+                             f"medians of 20 ({lm.resolved.display})"))
     _write_json(args, {"model": lm.resolved.display, "dtype": dtype, "weights": lm.weights, "device": str(lm.device),
                        "forward_cost": [r.__dict__ for r in rows]})
     return 0
+
+
+def _engine_label(lm) -> str:
+    """What ran: "float32 on cpu, fp16 weights, own, C glue forward"."""
+    forward = lm.forward_label  # first: building our forward settles the weight format
+    return f"{str(lm.dtype).replace('torch.', '')} on {lm.device}, {lm.weights} weights, {forward} forward"
 
 
 def run_prefix_reuse(args: argparse.Namespace) -> int:
@@ -365,7 +369,7 @@ def run_prefix_reuse(args: argparse.Namespace) -> int:
         lines.append(f"{first.prompt_tokens:>6} {second.prompt_tokens:>6} {second.reused_tokens:>6}  "
                      f"{first.prefill_seconds * 1000:>8.1f} {second.prefill_seconds * 1000:>8.1f}  {ratio:>5.2f}")
     print(f"prefix reuse: {len(ratios)} texts, a suggestion after one more word vs the first request "
-          f"({lm.resolved.display}, {str(lm.dtype).replace('torch.', '')} on {lm.device})")
+          f"({lm.resolved.display}, {_engine_label(lm)})")
     print("tokens then reused   first ms  then ms  ratio")
     print("\n".join(lines))
     print(f"median ratio {statistics.median(ratios):.3f}, worst {max(ratios):.3f}")
