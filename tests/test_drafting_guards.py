@@ -138,6 +138,19 @@ def test_a_draft_stopped_while_watching_keeps_what_was_seen_and_validate_asks_to
     assert "unchecked" in codes
 
 
+def test_a_redraft_that_writes_nothing_usable_keeps_the_text_the_section_had(scripted) -> None:
+    good = "Backups copy one file, and search answers in milliseconds with FTS5 for SQLite notes."
+    scripted(good, prompts.PLAIN_RULE)  # the second draft, and its retry, only echo an instruction
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    section = adr_section(sid, "Consequences")
+    first = drafting.draft_section(sid, section.id, object())
+    assert "FTS5" in first.version.text and not first.kept
+    again = drafting.draft_section(sid, section.id, object())
+    assert again.kept and again.version.version == first.version.version
+    assert adr_section(sid, "Consequences").current.version == first.version.version
+    assert len(drafting.history(sid, section.id)) == 1
+
+
 def test_continuation_prompt_is_the_document_so_far_without_instructions(scripted) -> None:
     fake = scripted("It also keeps search fast.")
     sid = drafting.new_session("adr-nygard", values=ADR).id

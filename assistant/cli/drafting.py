@@ -245,6 +245,10 @@ def cmd_draft(args: argparse.Namespace) -> int:
                 print(f"draftpad: section {r.position} '{r.title}': stopped before any text; nothing stored",
                       file=sys.stderr)
             continue
+        if r.kept:
+            print(f"draftpad: section {r.position} '{r.title}': nothing usable was written; v{r.version.version} "
+                  "is kept (draft it again, or edit it)", file=sys.stderr)
+            continue
         if r.cancelled:
             print(f"draftpad: section {r.position} '{r.title}': stopped; the partial text is kept as "
                   f"v{r.version.version}", file=sys.stderr)

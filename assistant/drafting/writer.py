@@ -75,6 +75,8 @@ class DraftResult:
     used_model: bool = True
     examples: int = 0
     section_id: int = 0  # the stable id the section was addressed by
+    kept: bool = False  # nothing usable was written, so `version` is the section's text as it was
+    run_stats: dict | None = None  # with kept: the figures of the model's run, which no version holds
 
 
 def grounding_text(template: Template, session: Session, section: OutlineSection) -> str:
@@ -241,6 +243,12 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         if failure is not None:
             raise failure
         return DraftResult(position, section.title, None, True, True, len(found), section.id)
+    if not cancelled and not prose.strip() and section.current is not None and section.current.text.strip():
+        # a redraft that wrote nothing usable does not replace the text the person has
+        if failure is not None:
+            raise failure
+        return DraftResult(position, section.title, section.current, False, True, len(found), section.id, kept=True,
+                           run_stats=result.stats.as_dict())
     stats = result.stats.as_dict()
     stats.update(examples=len(found), prompt_style=shape, retried=retried,
                  dropped_sentences=chosen.dropped - len(unsupported), repetition_stop=chosen.stop.reason)

@@ -215,7 +215,7 @@ class EditorScreen(DraftpadScreen):
             where = example.title + (f" › {example.heading}" if example.heading else "")
             label = Text.assemble((where, "bold"), "\n",
                                   (Path(example.path).name, "dim italic"), "\n",
-                                  (example.text[:160].replace("\n", " ") + "…", ""))
+                                  (_preview(example.text), ""))
             listing.add_option(Option(label, id=f"example:{index}"))
         self.query_one("#editor-findings", Static).update(findings_text(findings))
 
@@ -421,10 +421,12 @@ class EditorScreen(DraftpadScreen):
         self.saved_text = version.text
         self.base_version = version.version
         buffers.drop_buffer(self.section.id)
-        stats = version.stats or {}
+        stats = (result.run_stats if result.kept else version.stats) or {}
         if stats:
             self.dp.host.record_dict(stats)
-        if version.method == core.drafting().FROM_FACTS:
+        if result.kept:
+            state = f"nothing usable was written: v{version.version} is kept (ctrl+g to try again)"
+        elif version.method == core.drafting().FROM_FACTS:
             state = f"written from your facts as v{version.version} (ctrl+g again: the model adds to them)"
         elif not version.text.strip():
             state = f"v{version.version}: nothing usable was written (type it, or ctrl+g to try again)"
@@ -557,3 +559,9 @@ class EditorScreen(DraftpadScreen):
         target = ids.index(self.section_id) + step
         if 0 <= target < len(ids):
             self.app.switch_screen(EditorScreen(self.session_id, ids[target]))
+
+
+def _preview(text: str, limit: int = 160) -> str:
+    """The start of an example, its list items kept on their own lines."""
+    lines = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    return lines if len(lines) <= limit else lines[:limit].rstrip() + "…"
