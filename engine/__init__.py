@@ -5,7 +5,7 @@ The public names load lazily, so `import engine.paths` (the CLI's start-up) neve
 
 from importlib import import_module
 
-from engine.offline import enforce_offline
+from engine.offline import TRANSFORMERS_IMPORTS, enforce_offline
 
 enforce_offline()
 
@@ -38,4 +38,5 @@ __all__ = sorted(_PUBLIC)
 def __getattr__(name: str) -> object:
     if name not in _PUBLIC:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")
-    return getattr(import_module(_PUBLIC[name]), name)
+    with TRANSFORMERS_IMPORTS:  # these modules import transformers; threads take turns (engine.offline)
+        return getattr(import_module(_PUBLIC[name]), name)

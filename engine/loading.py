@@ -249,11 +249,14 @@ def _save_plain_copy(model: torch.nn.Module, tokenizer: object, target: Path) ->
 
 
 def _from_pretrained(location: str, dtype: torch.dtype, **kwargs: object) -> tuple[torch.nn.Module, object]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from engine.offline import TRANSFORMERS_IMPORTS
 
-    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-    # sdpa takes the custom 4D masks that tree verification needs; flash kernels do not.
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, attn_implementation="sdpa", **kwargs)
+    with TRANSFORMERS_IMPORTS:  # loading imports the architecture's modules (engine.offline says why)
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+        # sdpa takes the custom 4D masks that tree verification needs; flash kernels do not.
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, attn_implementation="sdpa", **kwargs)
     return model, tokenizer
 
 

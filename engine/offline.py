@@ -1,6 +1,7 @@
 """Keep every library we load from reaching the network (no hub calls, no telemetry)."""
 
 import os
+import threading
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -22,3 +23,10 @@ def enforce_offline() -> None:
 
 def offline_status() -> dict[str, str]:
     return {key: os.environ.get(key, "") for key in OFFLINE_ENV}
+
+
+# Python's import locks are per module: two threads importing transformers' interdependent
+# submodules at once (the app loads the model while the editor loads the embedder) can each hold
+# one the other needs, and Python then fails one with "partially initialized module". Imports are
+# process-wide, so this lock is too; whatever loads models through transformers holds it.
+TRANSFORMERS_IMPORTS = threading.RLock()

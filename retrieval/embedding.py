@@ -84,10 +84,12 @@ class Embedder:
         self._lock = threading.Lock()
 
     def _load(self):
-        with self._lock:
-            if self._parts is None:
-                from engine.offline import enforce_offline
+        if self._parts is not None:
+            return self._parts
+        from engine.offline import TRANSFORMERS_IMPORTS, enforce_offline
 
+        with self._lock, TRANSFORMERS_IMPORTS:  # see engine.offline: the model may be loading meanwhile
+            if self._parts is None:
                 enforce_offline()
                 import torch
                 import transformers

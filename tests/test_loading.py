@@ -49,3 +49,21 @@ def test_loading_a_folder_on_cpu(tiny_model_dir: Path) -> None:
     lm = load_model(str(tiny_model_dir), dtype="fp32")
     assert lm.device.type == "cpu" and lm.dtype == torch.float32
     assert lm.vocab_size == len(lm.tokenizer) and lm.eos_token_ids == {lm.tokenizer.eos_token_id}
+
+
+def test_the_embedder_waits_while_a_model_is_being_loaded(monkeypatch) -> None:
+    """Two threads importing transformers' submodules at once can fail one with 'partially
+    initialized module' (seen in the app: the model loading while the editor fetched examples);
+    both loaders take one lock, so the embedder's first load waits for the model's."""
+    import threading
+
+    from engine.offline import TRANSFORMERS_IMPORTS
+    from retrieval.embedding import Embedder
+
+    embedder = Embedder()
+    done = threading.Event()
+    with TRANSFORMERS_IMPORTS:
+        worker = threading.Thread(target=lambda: (embedder._load(), done.set()), daemon=True)
+        worker.start()
+        assert not done.wait(0.5)  # held back while "the model loads"
+    assert done.wait(120) and embedder._parts is not None
