@@ -447,7 +447,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("draft", help="draft section N, or every undrafted section, with the model")
     p.add_argument("id", type=int)
-    p.add_argument("n", type=int, nargs="?", metavar="N", help="the section to draft (as accept, edit take it)")
+    p.add_argument("n", type=int, nargs="?", metavar="N", help="the section's number, as accept and edit take it")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--section", type=int, metavar="N")
     which.add_argument("--all", action="store_true")
