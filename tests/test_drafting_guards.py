@@ -293,14 +293,15 @@ def test_a_retry_leaves_out_the_earlier_prose_it_copied_and_no_lead_in_dangles(s
 
 
 def test_prose_states_no_amount_its_section_was_not_given(scripted) -> None:
-    scripted("The Lessee shall keep the said Premises free of pests. "
+    scripted("The Lessee shall not store inflammable goods in the said Premises. "
              "It shall pay a monthly maintenance charge of Rs. 28,000/- to the Lessor.")
     sid = drafting.new_session("in-rent-agreement", values=RENT).id
     maintenance = next(s for s in drafting.get_session(sid).sections if s.key == "maintenance")
     assert not drafting.needs_model(sid, maintenance.id)  # a standard clause: the template's words alone
     text = drafting.draft_section(sid, maintenance.id, object(), extend=True).version.text
     assert "28,000" not in text and text.endswith(
-        "the rules and bye-laws of the housing society.\n\nThe Lessee shall keep the said Premises free of pests.")
+        "the rules and bye-laws of the housing society.\n\n"
+        "4. That the Lessee shall not store inflammable goods in the said Premises.")  # a clause, numbered on
 
 
 def test_a_clause_binding_one_party_ends_where_it_starts_binding_the_other() -> None:

@@ -32,6 +32,11 @@ def list_clauses(value: str) -> str:
     return _clauses(list_items(value))
 
 
+# a verb that makes "No pets are allowed" a sentence; "No smoking inside the flat" has none
+_VERB = re.compile(r"\b(?:shall|will|may|must|can|could|should|is|are|was|were|be|been|has|have|had|do|does)\b", re.I)
+_PERMISSION = re.compile(r"\b(allowed|permitted)\b", re.I)
+
+
 def _clauses(parts: list[str]) -> str:
     out = []
     for sentence in (s for s in parts if s.strip()):
@@ -39,6 +44,11 @@ def _clauses(parts: list[str]) -> str:
         first, _, rest = body.partition(" ")
         if first.casefold() == "that":
             body = rest.strip()
+        elif first.casefold() == "no" and rest and not _VERB.search(rest):
+            # a notice's shorthand, made a clause: "No pets allowed" -> "no pets shall be allowed",
+            # "No smoking inside the flat" -> "there shall be no smoking inside the flat"
+            body = (_PERMISSION.sub(r"shall be \1", body, count=1).replace(first, "no", 1)
+                    if _PERMISSION.search(rest) else f"there shall be no {rest}")
         elif first.casefold().strip(",;:") in _COMMON_OPENERS and not first.isupper():
             body = body[0].lower() + body[1:]
         if body:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from assistant.drafting import examples, generation_log, guards, model_calls, prompts
-from assistant.drafting.clauses import renumber
+from assistant.drafting.clauses import CLAUSE, as_clauses, renumber
 from assistant.drafting.sessions import OutlineSection, SectionVersion, Session, SessionStore
 from assistant.drafting.templates import SectionSpec, Template, get_template, render_text, section_spec
 from engine import ServerError
@@ -238,7 +238,13 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         # Nothing the model wrote names anything of the document; a required section is not left
         # empty for that: its text is kept and `validate` asks the person to check it.
         prose, unsupported = chosen.unfiltered, chosen.unsupported
+    if template.layout.legal and fixed and CLAUSE.search(fixed) and prose.strip():
+        # what the model adds to numbered clauses is a clause too ("That the Lessee shall not ..."),
+        # numbered on with them
+        prose = as_clauses(prose)
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
+    if template.layout.legal and fixed:
+        text = renumber([s.text for s in session.sections[: position - 1]] + [text])[-1]
     if cancelled and not prose:
         if failure is not None:
             raise failure
