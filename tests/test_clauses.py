@@ -21,7 +21,7 @@ TERMS = "The lessee may keep one pet dog. 2) No pets other than the dog\nMeera P
 
 def test_the_parties_terms_become_clauses_in_their_own_words() -> None:
     assert as_clauses(TERMS).split("\n\n") == [
-        "1. That the lessee may keep one pet dog.",  # "The" opens a sentence, not a name
+        "1. That the Lessee may keep one pet dog.",  # "The" opens a sentence; "Lessee" is the defined party
         "2. That there shall be no pets other than the dog.",  # their numbering dropped; a notice made a sentence
         "3. That Meera Pillai shall get police verification done.",  # a name keeps its capital
     ]
@@ -56,7 +56,7 @@ def test_an_exported_agreement_numbers_its_clauses_in_one_sequence(tmp_path: Pat
     markdown = to_markdown(render(template, session))
     numbers = [int(n) for n in re.findall(r"^(\d+)\. That\b", markdown, re.MULTILINE)]
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 20  # the template's 17 and 3 added
-    assert "16. That the lessee may keep one pet dog." in markdown
+    assert "16. That the Lessee may keep one pet dog." in markdown
     assert "19. That this agreement is for a period of less than one year" in markdown
     import docx
 
@@ -122,7 +122,7 @@ def test_drafting_an_agreement_stores_its_clauses_already_in_sequence() -> None:
     drafting.draft_all(session.id, None)
     stored = "\n\n".join(s.text for s in drafting.get_session(session.id).sections)  # as the editor shows them
     numbers = [int(n) for n in re.findall(r"^(\d+)\. That\b", stored, re.MULTILINE)]
-    assert numbers == list(range(1, 19)) and "16. That the lessee may keep one pet dog." in stored
+    assert numbers == list(range(1, 19)) and "16. That the Lessee may keep one pet dog." in stored
 
 
 def test_an_affidavits_facts_are_numbered_that_paragraphs_and_its_purpose_reads_on() -> None:
@@ -143,3 +143,6 @@ def test_a_notice_shorthand_becomes_a_clause_that_reads_as_a_sentence() -> None:
     assert as_clauses("No smoking inside the flat. No pets allowed. No party shall assign this agreement.") == (
         "1. That there shall be no smoking inside the flat.\n\n2. That no pets shall be allowed.\n\n"
         "3. That no party shall assign this agreement.")
+    # a note's "to be paid" is an obligation, a party is named as the form defines it
+    assert as_clauses("Stamp duty on the sale deed to be paid by the purchaser. I want to be clear.") == (
+        "1. That stamp duty on the sale deed shall be paid by the Purchaser.\n\n2. That I want to be clear.")

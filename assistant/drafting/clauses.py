@@ -18,7 +18,18 @@ UNNUMBERED = re.compile(r"(?:\A|(?<=\n\n))(?=That\s)")
 # first words that start a sentence but not a name, so "That " + the word in lower case reads on
 _COMMON_OPENERS = {"the", "a", "an", "no", "one", "each", "every", "all", "any", "both", "either", "neither",
                    "this", "these", "those", "only", "nothing", "none", "there", "it", "he", "she",
-                   "they", "his", "her", "their", "its", "my", "our", "we", "your"}
+                   "they", "his", "her", "their", "its", "my", "our", "we", "your",
+                   # and the common nouns these agreements' terms open with ("Stamp duty on ...")
+                   "stamp", "rent", "payment", "possession", "registration", "electricity", "water",
+                   "maintenance", "property", "tax", "taxes", "parking", "pets", "smoking", "security",
+                   "deposit", "notice", "repairs", "painting", "society", "brokerage", "balance",
+                   "interest", "subletting", "guests", "visitors", "alterations", "keys", "furniture"}
+# the parties as the forms define them: "the vendor" in the parties' own words is "the Vendor"
+_ROLES = re.compile(r"\b(the) (vendor|purchaser|lessor|lessee|principal|attorney|deponent)\b", re.I)
+_MODAL = re.compile(r"\b(?:shall|will|may|must|can|should)\b", re.I)
+# words before "to be" that make it part of a sentence already ("I want to be", "It is to be")
+_SUBJECT_VERB = re.compile(r"\b(?:i|we|you|he|she|they|it|is|are|was|were|has|have|want|wants|need|needs|"
+                           r"agree|agrees|intend|intends|wish|wishes|expect|expects|like|likes|seem|seems)\b", re.I)
 
 
 def as_clauses(text: str) -> str:
@@ -51,6 +62,11 @@ def _clauses(parts: list[str]) -> str:
                     if _PERMISSION.search(rest) else f"there shall be no {rest}")
         elif first.casefold().strip(",;:") in _COMMON_OPENERS and not first.isupper():
             body = body[0].lower() + body[1:]
+        before, to_be, _ = body.partition(" to be ")
+        if to_be and not _MODAL.search(body) and not _SUBJECT_VERB.search(before):
+            # a note's "Stamp duty to be paid by the purchaser" is an obligation
+            body = body.replace(" to be ", " shall be ", 1)
+        body = _ROLES.sub(lambda m: f"{m.group(1)} {m.group(2).capitalize()}", body)
         if body:
             end = "" if body[-1] in ".;:!?" else "."
             out.append(f"{len(out) + 1}. That {body}{end}")
