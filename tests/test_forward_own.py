@@ -119,6 +119,19 @@ def test_every_method_on_our_forward_equals_transformers_greedy(pairs, arch: str
         assert out[:cut] == expected, (arch, trial)
 
 
+def assert_methods_equal_hf_greedy(lm: engine.LoadedModel, rng: random.Random, arch: str) -> None:
+    """On random prompts: our prefill's logits are transformers', and every method gives its greedy tokens."""
+    for trial in range(4):
+        ids = random_prompt(rng, lm.vocab_size)
+        _seq, logits = prefill(lm, ids, reuse=False)
+        with torch.inference_mode():
+            torch.testing.assert_close(logits, lm.model(torch.tensor([ids])).logits[0, -1], rtol=1e-4, atol=1e-4)
+        expected = reference_greedy(lm, ids, 32)
+        for method in ("greedy", "recycling", "auto"):
+            got = generate(lm, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
+            assert got.token_ids == expected, (arch, trial, method)
+
+
 @pytest.mark.parametrize("arch", FAMILY)
 def test_with_fp16_weights_every_method_equals_greedy_on_the_same_weights(family_dirs, arch: str) -> None:
     """fp16 copies of the weights (fp32 arithmetic): HF's fp32 weights are rounded to the same
@@ -131,16 +144,7 @@ def test_with_fp16_weights_every_method_equals_greedy_on_the_same_weights(family
     layer = lm.own_weights.layers[0]
     assert lm.weights == "fp16" and layer.gate_up.fp16 is not None
     assert torch.equal(layer.gate_up.weight, layer.gate_up.weight.half().float())  # HF reads the rounded values
-    rng = random.Random(f"{arch}-fp16")
-    for trial in range(4):
-        ids = random_prompt(rng, lm.vocab_size)
-        _seq, logits = prefill(lm, ids, reuse=False)
-        with torch.inference_mode():
-            torch.testing.assert_close(logits, lm.model(torch.tensor([ids])).logits[0, -1], rtol=1e-4, atol=1e-4)
-        expected = reference_greedy(lm, ids, 32)
-        for method in ("greedy", "recycling", "auto"):
-            got = generate(lm, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
-            assert got.token_ids == expected, (arch, trial, method)
+    assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-fp16"), arch)
 
 
 @pytest.mark.parametrize("arch", FAMILY)
@@ -158,16 +162,7 @@ def test_on_onednn_every_method_equals_transformers_greedy(family_dirs, arch: st
     assert lm.fp32_kernel == "onednn" and lm.own_weights.layers[0].qkv.onednn is not None
     assert lm.own_weights.lm_head.onednn is not None
     assert "oneDNN" in lm.forward_label
-    rng = random.Random(f"{arch}-onednn")
-    for trial in range(4):
-        ids = random_prompt(rng, lm.vocab_size)
-        _seq, logits = prefill(lm, ids, reuse=False)
-        with torch.inference_mode():
-            torch.testing.assert_close(logits, lm.model(torch.tensor([ids])).logits[0, -1], rtol=1e-4, atol=1e-4)
-        expected = reference_greedy(lm, ids, 32)
-        for method in ("greedy", "recycling", "auto"):
-            got = generate(lm, "", GenerationConfig(max_new_tokens=32, method=method), prompt_ids=ids)
-            assert got.token_ids == expected, (arch, trial, method)
+    assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-onednn"), arch)
 
 
 def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs, tmp_path: Path,

@@ -79,6 +79,11 @@ class DraftResult:
     run_stats: dict | None = None  # with kept: the figures of the model's run, which no version holds
 
 
+def numbered_on(session: Session, position: int, text: str) -> str:
+    """A section's clauses numbered on from the sections before it, as the export numbers them."""
+    return renumber([s.text for s in session.sections[: position - 1]] + [text])[-1]
+
+
 def grounding_text(template: Template, session: Session, section: OutlineSection) -> str:
     """What a generated sentence must name something of to be about this document: its heading and
     facts, the template's wording of the other sections, and what the person wrote or accepted.
@@ -111,8 +116,8 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     shape = style or default_style(lm)
     text = without_model(template, spec, session.values, shape == "chat" if extend is None else extend)
     if text is not None:
-        if template.layout.legal:  # its clauses numbered on from the sections before it, as exported
-            text = renumber([s.text for s in session.sections[: position - 1]] + [text])[-1]
+        if template.layout.legal:
+            text = numbered_on(session, position, text)
         if on_text:
             on_text(text)
         version = store.add_version(session_id, section.id, text, "fixed", "template",
@@ -244,7 +249,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         prose = as_clauses(prose)
     text = prompts.join_mixed(template, fixed, session.values, prose) if fixed else prose
     if template.layout.legal and fixed:
-        text = renumber([s.text for s in session.sections[: position - 1]] + [text])[-1]
+        text = numbered_on(session, position, text)
     if cancelled and not prose:
         if failure is not None:
             raise failure
