@@ -54,6 +54,25 @@ def test_llama_server_rows_need_the_binary_and_a_gguf(tiny_model_dir: Path, tmp_
     assert "GGUF" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("script, reason", [
+    ("echo 'loading model' >&2; echo 'error: unknown argument: -tb' >&2; exit 1", "error: unknown argument: -tb"),
+    ("kill -SEGV $$", "killed by SIGSEGV"),
+    ("exit 3", "exit status 3, no message"),
+])
+def test_a_llama_server_that_fails_at_start_is_named_with_its_reason(tmp_path: Path, script: str,
+                                                                     reason: str) -> None:
+    from assistant.bench.llama_server import LlamaServer
+    from engine.errors import UserError
+
+    fake = tmp_path / "llama-server"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    server = LlamaServer(fake, tmp_path / "model.gguf", 1)
+    with pytest.raises(UserError, match="llama.cpp exited at start: " + reason):
+        server.start()
+    server.stop()
+
+
 @pytest.mark.skipif(llama_server_binary() is None, reason="llama-server not found (set LLAMA_SERVER or PATH)")
 def test_llama_server_completes_token_ids_greedily() -> None:
     from assistant.bench.llama_server import LlamaServer

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -36,6 +37,7 @@ class LlamaServer:
     spec_type: str | None = None  # e.g. "ngram-mod"; None = plain decoding
     port: int = 0
     _proc: subprocess.Popen | None = field(default=None, repr=False)
+    _log: object | None = field(default=None, repr=False)  # the server's stderr, read when it fails
 
     @property
     def label(self) -> str:
@@ -50,18 +52,20 @@ class LlamaServer:
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.port = _free_port()
         cmd = [str(self.binary), "-m", str(self.gguf), "--host", "127.0.0.1", "--port", str(self.port),
-               "-t", str(self.threads), "-tb", str(self.threads), "-np", "1", "-c", "4096", "--log-disable"]
+               "-t", str(self.threads), "-tb", str(self.threads), "-np", "1", "-c", "4096"]
         if self.spec_type:
             cmd += ["--spec-type", self.spec_type]
+        # its log goes to a file, not a pipe nobody drains (a full pipe would stall the server),
+        # and not --log-disable, which some builds crash on (seen: build 11434, signal 11)
+        self._log = tempfile.TemporaryFile()
         try:
-            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._log)
         except OSError as exc:
             raise UserError(f"cannot start {self.binary}: {exc.strerror or exc}") from exc
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                err = (self._proc.stderr.read() or b"").decode(errors="replace").strip().splitlines()
-                raise UserError(f"{self.label} exited at start: {err[-1] if err else 'no message'}")
+                raise UserError(f"{self.label} exited at start: {self._exit_reason()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
                     if resp.status == 200:
@@ -84,6 +88,17 @@ class LlamaServer:
         seconds = time.perf_counter() - started
         return [int(t) for t in payload.get("tokens", [])], seconds
 
+    def _exit_reason(self) -> str:
+        code = self._proc.returncode if self._proc is not None else None
+        if code is not None and code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        self._log.seek(0)
+        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {code}, no message"
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
@@ -92,3 +107,6 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
         self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
