@@ -8,12 +8,14 @@ where bf16 (no native bf16 here) was 3x faster at width 1 and 4x slower at width
 values are rounded to fp16 once; every forward that uses them, ours and transformers', then reads
 the same values, so decoding stays token-identical to greedy decoding of those weights.
 
-fp32 weights may also run on oneDNN from a copy in its blocked layout (where measured faster than
-F.linear's BLAS): the copy costs the weights' memory once more, as fp16 copies cost half of it.
+fp32 weights may also run on oneDNN from a copy in its blocked layout, at the widths where it is
+measured faster than F.linear's BLAS (on one CPU all of them, on another only trees, not single
+tokens): the copy costs the weights' memory once more, as fp16 copies cost half of it.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ class Dense:
     weight: torch.Tensor  # [out, in]
     bias: torch.Tensor | None = None
     fp16: object | None = None  # fbgemm's packed fp16 copy of weight and bias; used when present
-    onednn: torch.Tensor | None = None  # oneDNN's blocked copy of an fp32 weight (see onednn_pack); used when present
+    onednn: torch.Tensor | None = None  # oneDNN's blocked copy of an fp32 weight (see onednn_pack)
+    onednn_from: int = 1  # the copy runs inputs of at least this many rows; narrower ones go to F.linear
 
 
 def fp16_available() -> bool:
@@ -55,23 +58,26 @@ def onednn_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | No
 
 
 def pack_dense(weight: torch.Tensor, bias: torch.Tensor | None = None, fp16: bool = False,
-               onednn: bool = False) -> Dense:
+               onednn_from: int | None = None) -> Dense:
     """A Dense over `weight`; with fp16 (and fbgemm, and an fp32 CPU weight), also its fp16 copy;
-    else with onednn (and an fp32 CPU weight), also its copy in oneDNN's layout."""
+    else with onednn_from (and an fp32 CPU weight), also its copy in oneDNN's layout, run from
+    that width up."""
     weight = weight.detach()
     bias = None if bias is None else bias.detach()
     fp32_cpu = weight.dtype == torch.float32 and weight.device.type == "cpu"
     packed = None
     if fp16 and fp32_cpu and fp16_available():
         packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
-    blocked = onednn_pack(weight) if onednn and packed is None and fp32_cpu and onednn_available() else None
-    return Dense(weight, bias, packed, blocked)
+    if onednn_from is None or packed is not None or not fp32_cpu or not onednn_available():
+        return Dense(weight, bias, packed)
+    return Dense(weight, bias, None, onednn_pack(weight), onednn_from)
 
 
 def apply_dense(x: torch.Tensor, dense: Dense) -> torch.Tensor:
+    """x [rows, in] through the layer, by the kernel chosen for this many rows."""
     if dense.fp16 is not None:
         return torch.ops.quantized.linear_dynamic_fp16(x, dense.fp16)
-    if dense.onednn is not None:
+    if dense.onednn is not None and x.shape[0] >= dense.onednn_from:
         return onednn_linear(x, dense.onednn, dense.bias)
     return F.linear(x, dense.weight, dense.bias)
 
@@ -119,23 +125,42 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
     return out
 
 
-def _beats(timings: dict[str, list[float]], name: str, other: str, margin: float) -> bool:
-    return name in timings and all(t <= margin * o for t, o in zip(timings[name], timings[other]))
+def _beats(times: list[float], other: list[float], margin: float) -> bool:
+    return all(t <= margin * o for t, o in zip(times, other))
 
 
-def fp32_kernel(timings: dict[str, list[float]], margin: float = 0.9) -> str:
-    """"onednn" where oneDNN's fp32 linear beats F.linear at every width by `margin`, else "blas"."""
-    return "onednn" if _beats(timings, "fp32-onednn", "fp32", margin) else "blas"
+def onednn_from(timings: dict[str, list[float]], margin: float = 0.9,
+                widths: tuple[int, ...] = FORMAT_WIDTHS) -> int | None:
+    """The narrowest input from which oneDNN's fp32 linear runs, or None for never: it must beat
+    F.linear by `margin` at every measured width from there up. Between two measured widths the
+    switch sits at their geometric mean (measured 1 and 8: from 3 rows)."""
+    ours, blas = timings.get("fp32-onednn"), timings.get("fp32")
+    if not ours or not blas:
+        return None
+    wins = [o <= margin * b for o, b in zip(ours, blas)]
+    first = len(wins)
+    while first and wins[first - 1]:
+        first -= 1
+    if first == len(wins):
+        return None
+    return 1 if first == 0 else int(math.sqrt(widths[first - 1] * widths[first])) + 1
+
+
+def fp32_times(timings: dict[str, list[float]], margin: float = 0.9,
+               widths: tuple[int, ...] = FORMAT_WIDTHS) -> list[float]:
+    """fp32's time at each measured width, by the kernel onednn_from picks for that width."""
+    start = onednn_from(timings, margin, widths)
+    return [timings["fp32-onednn"][i] if start is not None and width >= start else t
+            for i, (width, t) in enumerate(zip(widths, timings["fp32"]))]
 
 
 def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
-    """The weight format to run: fp32 (by its faster kernel) unless fp16 copies take at most
-    `margin` of its time over the widths together (geometric mean: the planner picks among them;
-    both give the same tokens); bf16 (which also rounds activations, so its text can differ from
-    fp32's at near-ties) only where it beats that choice at every width."""
-    fp32 = "fp32-onednn" if fp32_kernel(timings, margin) == "onednn" else "fp32"
-    best = fp32
-    if "fp16" in timings and statistics.geometric_mean(timings["fp16"]) <= margin * statistics.geometric_mean(
-            timings[fp32]):
-        best = "fp16"
-    return "bf16" if _beats(timings, "bf16", best, margin) else "fp32" if best == fp32 else best
+    """The weight format to run: fp32 (by its faster kernel at each width) unless fp16 copies take
+    at most `margin` of its time over the widths together (geometric mean: the planner picks among
+    them; both give the same tokens); bf16 (which also rounds activations, so its text can differ
+    from fp32's at near-ties) only where it beats that choice at every width."""
+    fp32 = fp32_times(timings, margin)
+    best, times = "fp32", fp32
+    if "fp16" in timings and statistics.geometric_mean(timings["fp16"]) <= margin * statistics.geometric_mean(fp32):
+        best, times = "fp16", timings["fp16"]
+    return "bf16" if "bf16" in timings and _beats(timings["bf16"], times, margin) else best

@@ -109,11 +109,11 @@ def _window(config, index: int) -> int | None:
 
 
 @torch.no_grad()
-def extract(model: torch.nn.Module, fp16: bool = False, onednn: bool = False) -> Weights:
+def extract(model: torch.nn.Module, fp16: bool = False, onednn_from: int | None = None) -> Weights:
     """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them).
     With fp16, the dense layers also get fp16 copies (engine.dense), and the HF weights are rounded
-    to the same values so both forwards read one model; else with onednn, fp32 dense layers run
-    on oneDNN's kernel."""
+    to the same values so both forwards read one model; else with onednn_from, fp32 dense layers
+    run inputs of at least that many rows on oneDNN's kernel."""
     if fp16:
         round_weights(model)
     config, inner = model.config, model.model
@@ -130,7 +130,7 @@ def extract(model: torch.nn.Module, fp16: bool = False, onednn: bool = False) ->
             bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
         gate_up = _fuse(mlp.gate_proj, mlp.up_proj)
         dense = [(qkv, bias), (attn.o_proj.weight, attn.o_proj.bias), (gate_up, None), (mlp.down_proj.weight, None)]
-        packed = [pack_dense(weight, b, fp16, onednn) for weight, b in dense]
+        packed = [pack_dense(weight, b, fp16, onednn_from) for weight, b in dense]
         layers.append(Layer(block.input_layernorm.weight, packed[0], packed[1], block.post_attention_layernorm.weight,
                             packed[2], packed[3], _window(config, index)))
     embed = inner.embed_tokens.weight
@@ -139,7 +139,7 @@ def extract(model: torch.nn.Module, fp16: bool = False, onednn: bool = False) ->
     sin = sin[0].clone()
     sin[:, :head_dim // 2].neg_()  # negation is exact, so this is bit-identical to HF's rotate_half
     glue = load_glue() if wanted(embed.device, embed.dtype) else None
-    return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16, onednn),
+    return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16, onednn_from),
                    cos[0], sin, glue)
 
 

@@ -147,21 +147,23 @@ def test_with_fp16_weights_every_method_equals_greedy_on_the_same_weights(family
     assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-fp16"), arch)
 
 
+@pytest.mark.parametrize("onednn, start", [([0.5, 0.5, 0.5], 1), ([1.2, 0.5, 0.5], 3)])
 @pytest.mark.parametrize("arch", FAMILY)
-def test_on_onednn_every_method_equals_transformers_greedy(family_dirs, arch: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """fp32 dense layers on oneDNN's kernel where it is measured faster than F.linear's (MKL's):
-    the same arithmetic in another order, so transformers' greedy tokens are still the reference."""
+def test_on_onednn_every_method_equals_transformers_greedy(family_dirs, arch: str, onednn: list[float], start: int,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp32 dense layers on oneDNN's kernel at the widths where it is measured faster than
+    F.linear's (MKL's), everywhere or only for trees: the same arithmetic in another order, so
+    transformers' greedy tokens are still the reference."""
     from engine import dense
 
     if not dense.onednn_available():
         pytest.skip("no oneDNN in this torch build")
     monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path))
-    monkeypatch.setattr(dense, "time_formats", lambda weights: {"fp32": [1.0, 1.0], "fp32-onednn": [0.5, 0.5]})
+    monkeypatch.setattr(dense, "time_formats", lambda weights: {"fp32": [1.0, 1.0, 1.0], "fp32-onednn": onednn})
     lm = engine.load_model(str(family_dirs[arch]), dtype="fp32")
-    assert lm.fp32_kernel == "onednn" and lm.own_weights.layers[0].qkv.onednn is not None
-    assert lm.own_weights.lm_head.onednn is not None
-    assert "oneDNN" in lm.forward_label
+    assert lm.onednn_from == start and lm.own_weights.layers[0].qkv.onednn is not None
+    assert lm.own_weights.lm_head.onednn_from == start
+    assert lm.forward_label.endswith("oneDNN" if start == 1 else f"oneDNN from width {start}")
     assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-onednn"), arch)
 
 
@@ -190,18 +192,26 @@ def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs,
 
 
 def test_format_choice_weighs_the_widths_and_bf16_needs_a_win_at_every_one() -> None:
-    from engine.dense import fp32_kernel, pick_format
+    from engine.dense import fp32_times, onednn_from, pick_format
 
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.95], "bf16": [0.3, 0.3]}) == "bf16"
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.3, 4.0]}) == "fp16"  # this CPU's case
     assert pick_format({"fp32": [1.0, 1.0], "bf16": [0.95, 0.5]}) == "fp32"  # no fbgemm, bf16 short of the margin
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.48, 0.48]}) == "fp16"
-    # fp32's own two kernels: the faster is fp32's time, and fp16 copies must beat that one
-    assert fp32_kernel({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.5]}) == "onednn"
-    assert fp32_kernel({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.95]}) == "blas"
-    assert fp32_kernel({"fp32": [1.0, 1.0]}) == "blas"
+    # fp32's own two kernels: oneDNN from the width where it wins at that and every wider one, and
+    # fp16 copies must beat fp32 by the faster kernel at each width
+    assert onednn_from({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.5]}) == 1
+    assert onednn_from({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.95]}) is None
+    assert onednn_from({"fp32": [1.0, 1.0]}) is None
+    assert onednn_from({"fp32": [1.0, 1.0, 1.0], "fp32-onednn": [1.2, 0.5, 0.5]}) == 3  # between widths 1 and 8
+    assert onednn_from({"fp32": [1.0, 1.0, 1.0], "fp32-onednn": [0.5, 1.2, 0.5]}) == 17  # between 8 and 32
     assert pick_format({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.4], "fp16": [0.5, 0.5]}) == "fp32"
     assert pick_format({"fp32": [1.0, 1.0], "fp32-onednn": [0.4, 0.4], "fp16": [0.3, 0.3]}) == "fp16"
+    assert fp32_times({"fp32": [0.6, 1.0, 2.0], "fp32-onednn": [0.7, 0.8, 1.3]}) == [0.6, 0.8, 1.3]
+    # an Intel Xeon's case (AVX-512, AMX): BLAS at width 1, oneDNN for trees; fp16 copies still win
+    xeon = {"fp32": [5.85, 10.08, 16.42], "bf16": [6.46, 6.72, 7.16], "fp32-onednn": [6.97, 8.47, 13.26],
+            "fp16": [4.04, 7.03, 13.11]}
+    assert onednn_from(xeon) == 3 and pick_format(xeon) == "fp16"
     # this CPU's case: fp16 copies far ahead at width 1, level at 32; together they win
     measured = {"fp32": [1.15, 1.42, 2.23], "fp32-onednn": [0.65, 0.80, 1.35], "fp16": [0.29, 0.46, 1.24],
                 "bf16": [0.90, 0.77, 1.08]}
