@@ -189,7 +189,8 @@ class KVCache:
 
 
 def new_cache(shape: Shape, capacity: int, dtype: torch.dtype, device: torch.device) -> KVCache:
-    data = torch.zeros(shape.layers, 2, shape.kv_heads, capacity, shape.head_dim, dtype=dtype, device=device)
+    # not zeroed: entries past `length` are never read (each forward writes its own before attending)
+    data = torch.empty(shape.layers, 2, shape.kv_heads, capacity, shape.head_dim, dtype=dtype, device=device)
     return KVCache(data)
 
 
@@ -200,7 +201,7 @@ def reserve(cache: KVCache, needed: int, limit: int) -> None:
     if needed > limit:
         raise ValueError(f"sequence of {needed} tokens exceeds the model's context of {limit}")
     size = min(max(needed, 2 * cache.capacity), limit)
-    grown = cache.data.new_zeros(*cache.data.shape[:3], size, cache.data.shape[4])
+    grown = cache.data.new_empty(*cache.data.shape[:3], size, cache.data.shape[4])
     grown[:, :, :, :cache.length] = cache.data[:, :, :, :cache.length]
     cache.data = grown
 

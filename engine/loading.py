@@ -274,12 +274,14 @@ def _quiet_transformers() -> None:
 def load_model(spec: str = DEFAULT_SPEC, device: str = "auto", dtype: str = "auto", forward: str = "auto") -> LoadedModel:
     import time
 
+    from engine.allocator import keep_freed_memory
     from engine.offline import enforce_offline
 
     if forward not in ("auto", "own", "hf"):
         raise UserError(f"unknown forward '{forward}' (choose auto, own or hf)")
 
     enforce_offline()
+    keep_freed_memory()
     started = time.perf_counter()
     resolved = resolve_spec(spec)
     target_device = pick_device(device)

@@ -4,6 +4,10 @@ A suggestion after one more typed word, or the next section of the same document
 token prefix with an earlier prompt; copying that prefix's K/V (a few milliseconds) replaces
 running it through the model again (hundreds). Entries hold our own cache layout
 [layers, 2, kv_heads, tokens, head_dim]; the HF fallback does not use them.
+
+An entry may also hold the logits after its last few tokens. A prompt that ends where those are
+known needs no forward at all: the same text asked again, or a text that goes on with the words
+a suggestion offered (the suggester keeps its best suggestion's checked tokens so).
 """
 
 from __future__ import annotations
@@ -21,10 +25,19 @@ DEFAULT_BUDGET_BYTES = 128 * 2**20
 class PrefixEntry:
     tokens: np.ndarray  # int64 [n]
     kv: torch.Tensor  # [layers, 2, kv_heads, n, head_dim]
+    logits: torch.Tensor | None = None  # [t, vocab]: the logits after each of the last t tokens
 
     @property
     def nbytes(self) -> int:
-        return self.kv.numel() * self.kv.element_size()
+        extra = 0 if self.logits is None else self.logits.numel() * self.logits.element_size()
+        return self.kv.numel() * self.kv.element_size() + extra
+
+    def logits_after(self, position: int) -> torch.Tensor | None:
+        """The logits after the token at `position`, where this entry knows them."""
+        if self.logits is None:
+            return None
+        first = len(self.tokens) - self.logits.shape[0]
+        return self.logits[position - first] if first <= position < len(self.tokens) else None
 
 
 def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
@@ -59,10 +72,11 @@ class PrefixCache:
             self.entries.move_to_end(best_key)
         return best, best_len
 
-    def put(self, ids: list[int], kv: torch.Tensor) -> None:
-        """Remember the K/V of `ids` (kv is copied); entries that are a prefix of it are dropped."""
+    def put(self, ids: list[int], kv: torch.Tensor, logits: torch.Tensor | None = None) -> None:
+        """Remember the K/V of `ids` (kv is copied) and the `logits` [t, vocab] after its last t
+        tokens; entries that are a prefix of it are dropped."""
         tokens = np.asarray(ids, dtype=np.int64)
-        entry = PrefixEntry(tokens, kv.clone())
+        entry = PrefixEntry(tokens, kv.clone(), None if logits is None else logits.clone())
         if entry.nbytes > self.budget_bytes:
             return
         for key in [k for k, e in self.entries.items() if common_prefix(e.tokens, tokens) == len(e.tokens)]:

@@ -130,15 +130,17 @@ def new_sequence(lm, room: int = MIN_ROOM) -> Sequence:
 def prefill(lm, prompt_ids: list[int], room: int = MIN_ROOM, reuse: bool = True) -> tuple[Sequence, torch.Tensor]:
     """A sequence holding the prompt and the logits after its last token. With our forward, the
     longest prefix shared with a recent prompt is copied from the model's prefix cache instead of
-    recomputed, and this prompt is remembered for the next call."""
+    recomputed (all of it, with no forward, where the cache knows the logits after the prompt's
+    last token), and this prompt is remembered for the next call."""
     if not prompt_ids:
         raise ValueError("cannot prefill an empty prompt")
     seq = new_sequence(lm, len(prompt_ids) + room)
     prefixes = lm.state.prefixes if reuse and isinstance(seq, OwnSequence) else None
-    start = 0
+    start, known, n = 0, None, len(prompt_ids)
     if prefixes is not None:
         entry, shared = prefixes.longest(prompt_ids)
-        start = min(shared, len(prompt_ids) - 1)  # the last token always runs: its logits are needed
+        known = entry.logits_after(n - 1) if entry is not None and shared == n else None
+        start = n if known is not None else min(shared, n - 1)  # else the last token runs, for its logits
         if entry is not None and start > 0:
             seq.cache.data[:, :, :, :start] = entry.kv[:, :, :, :start]
             seq.cache.length = start
@@ -146,7 +148,15 @@ def prefill(lm, prompt_ids: list[int], room: int = MIN_ROOM, reuse: bool = True)
             prefixes.reused_tokens += start
         else:
             start = 0
+    if known is not None:
+        return seq, known.clone()
     logits = seq.run(prompt_ids[start:], keep=1)[-1]
-    if prefixes is not None:
-        prefixes.put(prompt_ids, seq.kv())
+    remember(lm, seq, prompt_ids, logits[None], reuse)
     return seq, logits
+
+
+def remember(lm, seq: Sequence, ids: list[int], logits: torch.Tensor, reuse: bool = True) -> None:
+    """Keep the K/V of `ids` (all of seq's) in the model's prefix cache, with `logits` [t, vocab]
+    after its last t tokens. Only our forward's sequences: the HF fallback does not reuse them."""
+    if reuse and isinstance(seq, OwnSequence):
+        lm.state.prefixes.put(ids, seq.kv(), logits)

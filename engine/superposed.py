@@ -22,7 +22,7 @@ import torch
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
-from engine.sequence import Sequence as KVSequence, prefill
+from engine.sequence import Sequence as KVSequence, prefill, remember
 from engine.tree import DraftTree, Trie, select
 
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
@@ -188,18 +188,32 @@ def mixed_embedding(embed: torch.nn.Module, drafts: list[_Draft], sharpness: flo
 
 # ---- the exact check ---------------------------------------------------------------------------
 
-def tree_logprobs(lm: LoadedModel, prompt: list[int], seq: KVSequence, drafts: list[list[int]]
-                  ) -> tuple[DraftTree, torch.Tensor]:
-    """Exact next-token log-probabilities at every node of the drafts' token tree, one forward:
-    each token sees the prompt and its own draft only. Node 0 is the last prompt token, re-run so
-    that the first draft tokens get their logits too; `seq` is cut back to the prompt first."""
+def tree_logits(prompt: list[int], seq: KVSequence, drafts: list[list[int]]) -> tuple[DraftTree, torch.Tensor]:
+    """Exact next-token logits at every node of the drafts' token tree, one forward: each token
+    sees the prompt and its own draft only. Node 0 is the last prompt token, re-run so that the
+    first draft tokens get their logits too; `seq` is cut back to the prompt first."""
     seq.truncate(len(prompt) - 1)
     trie = Trie.rooted(prompt[-1])
     for tokens in drafts:
         trie.add_chain(tuple(tokens), np.ones(len(tokens)), np.zeros(len(tokens), dtype=int))
     tree = select(trie, len(trie) - 1)
-    logits = seq.run(tree.tokens, tree.parent, tree.depth)
-    return tree, torch.log_softmax(logits.float(), dim=-1).cpu()
+    return tree, seq.run(tree.tokens, tree.parent, tree.depth)
+
+
+def remember_best(lm: LoadedModel, prompt: list[int], seq: KVSequence, tree: DraftTree, logits: torch.Tensor,
+                  tokens: list[int]) -> None:
+    """Keep the prompt and the best suggestion's checked tokens, with the check's logits after
+    each, in the prefix cache: accepting the suggestion, or typing its first words, then starts the
+    next request without a forward (engine.prefix_cache)."""
+    path, node = [], 0
+    for token in tokens:
+        node = tree.children[node].get(token, -1)
+        if node < 0:
+            break  # the check's replacement token: it was never run
+        path.append(node)
+    if path:
+        seq.keep_path(len(prompt) - 1, path)
+        remember(lm, seq, prompt + tokens[:len(path)], logits[[0] + path])
 
 
 def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops, *,
@@ -227,16 +241,18 @@ def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor:
     return _Draft(kept, total, complete) if kept else None
 
 
-def check_drafts(lm: LoadedModel, prompt: list[int], seq: KVSequence, ended: list[_Draft], running: list[_Draft],
+def check_drafts(prompt: list[int], seq: KVSequence, ended: list[_Draft], running: list[_Draft],
                  share: float, stops: _Stops, others_checked: int = ALTERNATIVE_TOKENS
-                 ) -> tuple[list[_Draft], list[_Draft]]:
-    """Checked drafts, and alternatives: the best draft's prefixes ended by another plausible token.
-    `running` drafts were stopped one token short: the check's logits give their last token.
-    Drafts other than the best are checked on their first `others_checked` tokens only."""
+                 ) -> tuple[list[_Draft], list[_Draft], DraftTree, torch.Tensor]:
+    """Checked drafts, and alternatives: the best draft's prefixes ended by another plausible token;
+    then the check's tree and logits. `running` drafts were stopped one token short: the check's
+    logits give their last token. Drafts other than the best are checked on their first
+    `others_checked` tokens only."""
     drafts = ended + running
     leader = max(drafts, key=_mean)
     token_lists = [d.tokens if d is leader else d.tokens[:others_checked] for d in drafts]
-    tree, logprobs = tree_logprobs(lm, prompt, seq, token_lists)
+    tree, logits = tree_logits(prompt, seq, token_lists)
+    logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
     floor = math.log(share)
     checked = []
     for index, (tokens, draft) in enumerate(zip(token_lists, drafts)):
@@ -245,7 +261,7 @@ def check_drafts(lm: LoadedModel, prompt: list[int], seq: KVSequence, ended: lis
                          complete=not shortened)
         if kept is not None:
             checked.append(kept)
-    return checked, alternatives(checked, tree, logprobs, floor, stops)
+    return checked, alternatives(checked, tree, logprobs, floor, stops), tree, logits
 
 
 def alternatives(checked: list[_Draft], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops
@@ -367,9 +383,11 @@ def superposed_decode(
         return outcome
     if steps == max_tokens:
         ended, alive = ended + alive, []
-    checked, spares = check_drafts(lm, prompt, seq, ended, alive, check, stops)
+    checked, spares, tree, logits = check_drafts(prompt, seq, ended, alive, check, stops)
     outcome.forwards += 1
     outcome.suggestions = pick(tokenizer, checked, spares, k)
+    if outcome.suggestions:
+        remember_best(lm, prompt, seq, tree, logits, outcome.suggestions[0].token_ids)
     if on_update is not None:
         on_update(outcome.suggestions)
     return outcome

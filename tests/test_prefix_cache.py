@@ -46,13 +46,41 @@ def test_a_prompt_plus_one_word_reuses_the_shared_prefix_and_gives_the_same_logi
     assert len(prefixes.entries) == 1
 
 
-def test_the_same_prompt_again_reruns_only_its_last_token(lm) -> None:
+def test_the_same_prompt_again_runs_no_forward(lm) -> None:
     ids = list(range(5, 60))
-    prefill(lm, ids)
-    _, again = prefill(lm, ids)
-    assert lm.state.prefixes.reused_tokens == len(ids) - 1
+    _, first = prefill(lm, ids)
+    seq, again = prefill(lm, ids)
+    assert seq.forwards == 0 and seq.length == len(ids) and lm.state.prefixes.reused_tokens == len(ids)
+    assert torch.equal(again, first)
+    again.add_(1.0)  # the caller's copy: the cached logits stay as they were
+    assert torch.equal(prefill(lm, ids)[1], first)
     _, expected = prefill(lm, ids, reuse=False)
-    torch.testing.assert_close(again, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(first, expected, rtol=1e-4, atol=1e-4)
+    # one token shorter: its logits are not known, so that token runs again
+    seq, _ = prefill(lm, ids[:-1])
+    assert seq.forwards == 1 and lm.state.prefixes.reused_tokens == 2 * len(ids) + len(ids) - 2
+
+
+def test_text_that_goes_on_with_the_best_suggestion_starts_without_a_forward(lm) -> None:
+    from engine.superposed import superposed_decode
+
+    rng = random.Random(7)
+    prompt = [rng.randrange(3, lm.vocab_size) for _ in range(40)]
+    best = superposed_decode(lm, prompt, k=3, max_tokens=6, stop_at_sentence=False).suggestions[0]
+    assert len(best.token_ids) >= 2
+    for typed in (best.token_ids[:1], best.token_ids[:2]):  # the first words typed, or the suggestion accepted
+        before = lm.state.prefixes.reused_tokens
+        seq, logits = prefill(lm, prompt + typed)
+        assert seq.forwards == 0 and lm.state.prefixes.reused_tokens - before == len(prompt) + len(typed)
+        _, expected = prefill(lm, prompt + typed, reuse=False)
+        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+        # and the cached K/V is the prompt's: the next token's logits match a fresh prefill's too
+        torch.testing.assert_close(seq.run([11], keep=1)[-1], prefill(lm, prompt + typed + [11], reuse=False)[1],
+                                   rtol=1e-4, atol=1e-4)
+    # a word the suggestion did not offer still reuses the prompt and runs only the new token
+    other = next(t for t in range(3, lm.vocab_size) if t != best.token_ids[0])
+    seq, _ = prefill(lm, prompt + [other])
+    assert seq.forwards == 1 and seq.length == len(prompt) + 1
 
 
 def test_generation_after_reuse_is_identical(lm) -> None:
