@@ -151,12 +151,13 @@ def prefill(lm, prompt_ids: list[int], room: int = MIN_ROOM, reuse: bool = True)
     if known is not None:
         return seq, known.clone()
     logits = seq.run(prompt_ids[start:], keep=1)[-1]
-    remember(lm, seq, prompt_ids, logits[None], reuse)
+    if prefixes is not None:
+        remember(lm, seq, prompt_ids, logits[None])
     return seq, logits
 
 
-def remember(lm, seq: Sequence, ids: list[int], logits: torch.Tensor, reuse: bool = True) -> None:
+def remember(lm, seq: Sequence, ids: list[int], logits: torch.Tensor) -> None:
     """Keep the K/V of `ids` (all of seq's) in the model's prefix cache, with `logits` [t, vocab]
     after its last t tokens. Only our forward's sequences: the HF fallback does not reuse them."""
-    if reuse and isinstance(seq, OwnSequence):
+    if isinstance(seq, OwnSequence):
         lm.state.prefixes.put(ids, seq.kv(), logits)
