@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import importlib.util
@@ -71,9 +72,10 @@ class LoadedModel:
             if self.forward == "own" and reason:
                 raise UserError(f"this model cannot run on draftpad's own forward: {reason}")
             self._own = False
+            timings = functools.cache(self._format_timings)  # read (or measured) once, if at all
             if use and reason is None:
                 if self.weights == "auto":
-                    self.weights = pick_format(self._format_timings())
+                    self.weights = pick_format(timings())
                     if self.weights == "bf16":
                         self.model.to(torch.bfloat16)
                         self.dtype = torch.bfloat16
@@ -82,7 +84,7 @@ class LoadedModel:
                         # depend on which kernel was measured faster
                         llama_forward.round_weights(self.model)
                 if self.weights == "fp32" and self.device.type == "cpu" and self.dtype == torch.float32:
-                    self.onednn_from = onednn_from(self._format_timings())
+                    self.onednn_from = onednn_from(timings())
                 self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16",
                                                   onednn_from=self.onednn_from)
             copies_asked = self.weights in ("fp16", "auto") and self.dtype == torch.float32

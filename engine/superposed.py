@@ -22,7 +22,7 @@ import torch
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
-from engine.sequence import Sequence as KVSequence, prefill, remember
+from engine.sequence import OwnSequence, Sequence as KVSequence, prefill, remember
 from engine.tree import DraftTree, Trie, select
 
 # Text that ends a suggestion: a line end always, a sentence end once the suggestion has some body.
@@ -205,6 +205,8 @@ def remember_best(lm: LoadedModel, prompt: list[int], seq: KVSequence, tree: Dra
     """Keep the prompt and the best suggestion's checked tokens, with the check's logits after
     each, in the prefix cache: accepting the suggestion, or typing its first words, then starts the
     next request without a forward (engine.prefix_cache)."""
+    if not isinstance(seq, OwnSequence):
+        return  # the HF fallback keeps no prefixes: nothing to commit the path for
     path, node = [], 0
     for token in tokens:
         node = tree.children[node].get(token, -1)

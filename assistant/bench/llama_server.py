@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 START_TIMEOUT = 120.0
 
@@ -37,7 +38,7 @@ class LlamaServer:
     spec_type: str | None = None  # e.g. "ngram-mod"; None = plain decoding
     port: int = 0
     _proc: subprocess.Popen | None = field(default=None, repr=False)
-    _log: object | None = field(default=None, repr=False)  # the server's stderr, read when it fails
+    _log: IO[bytes] | None = field(default=None, repr=False)  # the server's stderr, read when it fails
 
     @property
     def label(self) -> str:
