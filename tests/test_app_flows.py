@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Input, OptionList, TextArea
 
 from assistant import drafting
@@ -277,6 +278,13 @@ async def test_ghost_text_suggestions(tiny_model_dir: Path) -> None:
         assert area.suggestion == area.choices[1] != first
         await pilot.press("alt+left_square_bracket")
         assert area.suggestion == first
+        # as a terminal sends Alt+N: the key with its character, which must not be typed
+        app.post_message(events.Key("alt+n", "n"))
+        await pilot.pause()
+        assert area.suggestion == area.choices[1] and area.text == "The monthly rent is"
+        app.post_message(events.Key("alt+p", "p"))
+        await pilot.pause()
+        assert area.suggestion == first and area.text == "The monthly rent is"
         await pilot.press("tab")
         assert area.text == "The monthly rent is" + first and area.suggestion == ""
         # A new keypress cancels the pending request; Esc dismisses a shown suggestion.
@@ -332,7 +340,6 @@ async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir:
 async def test_keys_typed_fast_across_fields_land_where_they_were_typed(tiny_model_dir: Path) -> None:
     """A burst of keys (fast typing, a paste of lines, a busy app) reaches the app before any of
     them is handled: each Tab must move focus before the keys after it are routed to a field."""
-    from textual import events
 
     app = make_app(tiny_model_dir)
     async with app.run_test(size=SIZE) as pilot:

@@ -43,9 +43,9 @@ def findings_text(findings: list[Any]) -> Text:
 class EditorScreen(DraftpadScreen):
     place_name = "editor"
     HELP = ("Write the section or press Ctrl+G to draft it with the model. Pause while typing to see a "
-            "suggestion in grey: Tab accepts it, Alt+] / Alt+[ show the others, Esc dismisses, Alt+S lists all.")
+            "suggestion in grey: Tab accepts it, Alt+N / Alt+P show the others, Esc dismisses, Alt+S lists all.")
     EXTRA_KEYS = (("ctrl+z / ctrl+y", "Undo / redo"), ("tab", "Accept the ghost-text suggestion"),
-                  ("alt+] / alt+[ (alt+n / alt+p)", "Next / previous suggestion"),
+                  ("alt+n / alt+p (alt+] / alt+[)", "Next / previous suggestion"),
                   ("alt+s", "List all suggestions"), ("escape", "Dismiss the suggestion, or stop generating"))
     BINDINGS = [
         Binding("ctrl+g", "generate", "Generate", tooltip="Draft (or redraft) this section with the model"),

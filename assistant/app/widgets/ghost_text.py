@@ -2,8 +2,8 @@
 
 After a pause in typing it asks a provider for k continuations of the text before the cursor
 (in a thread worker, exclusive, so a newer request supersedes an older one) and shows the first
-as the TextArea's `suggestion`. Tab accepts, Alt+] / Alt+[ (or Alt+n / Alt+p) cycle, Esc
-dismisses, Alt+s lists all of them. Any keypress cancels the pending request, so typing is
+as the TextArea's `suggestion`. Tab accepts, Alt+n / Alt+p cycle (Alt+] / Alt+[ too, where the
+terminal passes them on: tmux does not), Esc dismisses, Alt+s lists all of them. Any keypress cancels the pending request, so typing is
 never held up by the model.
 """
 
@@ -85,7 +85,10 @@ class GhostTextArea(TextArea):
             self.dismiss_suggestion()
             return
         if key in NEXT_KEYS + PREVIOUS_KEYS + LIST_KEYS:
-            return  # bindings handle these; they must not count as typing
+            # bindings handle these; they must not count as typing, and a terminal sends Alt+N as
+            # "alt+n" with the character "n", which TextArea's own handler would insert
+            event.prevent_default()
+            return
         self._supersede()
         await super()._on_key(event)
         if not self.read_only and (event.is_printable or key in EDITING_KEYS):
