@@ -129,25 +129,24 @@ def new_sequence(lm, room: int = MIN_ROOM) -> Sequence:
 
 def prefill(lm, prompt_ids: list[int], room: int = MIN_ROOM, reuse: bool = True) -> tuple[Sequence, torch.Tensor]:
     """A sequence holding the prompt and the logits after its last token. With our forward, the
-    longest prefix shared with a recent prompt is copied from the model's prefix cache instead of
-    recomputed (all of it, with no forward, where the cache knows the logits after the prompt's
-    last token), and this prompt is remembered for the next call."""
+    longest prefix shared with a recent prompt (or with one and a suggestion tree run after it) is
+    copied from the model's prefix cache instead of recomputed, all of it with no forward where
+    the cache knows the logits after the prompt's last token; this prompt is remembered for the
+    next call."""
     if not prompt_ids:
         raise ValueError("cannot prefill an empty prompt")
     seq = new_sequence(lm, len(prompt_ids) + room)
     prefixes = lm.state.prefixes if reuse and isinstance(seq, OwnSequence) else None
     start, known, n = 0, None, len(prompt_ids)
     if prefixes is not None:
-        entry, shared = prefixes.longest(prompt_ids)
-        known = entry.logits_after(n - 1) if entry is not None and shared == n else None
-        start = n if known is not None else min(shared, n - 1)  # else the last token runs, for its logits
-        if entry is not None and start > 0:
-            seq.cache.data[:, :, :, :start] = entry.kv[:, :, :, :start]
+        match = prefixes.longest(prompt_ids)
+        known = match.logits if match.length == n else None
+        start = n if known is not None else min(match.length, n - 1)  # else the last token runs, for its logits
+        if start > 0:
+            match.copy_into(seq.cache.data, start)
             seq.cache.length = start
             prefixes.hits += 1
             prefixes.reused_tokens += start
-        else:
-            start = 0
     if known is not None:
         return seq, known.clone()
     logits = seq.run(prompt_ids[start:], keep=1)[-1]
@@ -156,8 +155,10 @@ def prefill(lm, prompt_ids: list[int], room: int = MIN_ROOM, reuse: bool = True)
     return seq, logits
 
 
-def remember(lm, seq: Sequence, ids: list[int], logits: torch.Tensor) -> None:
-    """Keep the K/V of `ids` (all of seq's) in the model's prefix cache, with `logits` [t, vocab]
-    after its last t tokens. Only our forward's sequences: the HF fallback does not reuse them."""
+def remember(lm, seq: Sequence, ids: list[int], logits: torch.Tensor,
+             children: list[dict[int, int]] | None = None) -> None:
+    """Keep the K/V of `ids` and of the tree after it (all of seq's; see PrefixCache.put) in the
+    model's prefix cache, with `logits` [nodes, vocab] after each tree node. Only our forward's
+    sequences: the HF fallback does not reuse them."""
     if isinstance(seq, OwnSequence):
-        lm.state.prefixes.put(ids, seq.kv(), logits)
+        lm.state.prefixes.put(ids, seq.kv(), logits, children)

@@ -61,26 +61,58 @@ def test_the_same_prompt_again_runs_no_forward(lm) -> None:
     assert seq.forwards == 1 and lm.state.prefixes.reused_tokens == 2 * len(ids) + len(ids) - 2
 
 
-def test_text_that_goes_on_with_the_best_suggestion_starts_without_a_forward(lm) -> None:
-    from engine.superposed import superposed_decode
+def test_text_that_goes_on_with_any_suggestion_starts_without_a_forward(lm) -> None:
+    from engine.superposed import NEXT_WORDS, superposed_decode
 
     rng = random.Random(7)
     prompt = [rng.randrange(3, lm.vocab_size) for _ in range(40)]
-    best = superposed_decode(lm, prompt, k=3, max_tokens=6, stop_at_sentence=False).suggestions[0]
-    assert len(best.token_ids) >= 2
-    for typed in (best.token_ids[:1], best.token_ids[:2]):  # the first words typed, or the suggestion accepted
+    suggestions = superposed_decode(lm, prompt, k=3, max_tokens=6, stop_at_sentence=False).suggestions
+    assert len(suggestions) >= 2 and len(suggestions[0].token_ids) >= 2
+    first_tokens = {tuple(s.token_ids[:1]) for s in suggestions}
+    assert len(first_tokens) >= 2  # the check tree branches, so a hit on another branch is tested
+    # the first words typed of each suggestion, or the best one accepted (less its replaced last token)
+    typed_cases = [s.token_ids[:1] for s in suggestions] + [suggestions[0].token_ids[:2]]
+    for typed in typed_cases:
         before = lm.state.prefixes.reused_tokens
         seq, logits = prefill(lm, prompt + typed)
         assert seq.forwards == 0 and lm.state.prefixes.reused_tokens - before == len(prompt) + len(typed)
         _, expected = prefill(lm, prompt + typed, reuse=False)
         torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
-        # and the cached K/V is the prompt's: the next token's logits match a fresh prefill's too
+        # and the cached K/V is the prompt's and the path's: the next token's logits match a fresh prefill's
         torch.testing.assert_close(seq.run([11], keep=1)[-1], prefill(lm, prompt + typed + [11], reuse=False)[1],
                                    rtol=1e-4, atol=1e-4)
-    # a word the suggestion did not offer still reuses the prompt and runs only the new token
-    other = next(t for t in range(3, lm.vocab_size) if t != best.token_ids[0])
+    # the model's likeliest next tokens ran in the check too, offered or not
+    _, after_prompt = prefill(lm, prompt, reuse=False)
+    likely = torch.topk(after_prompt, NEXT_WORDS).indices.tolist()
+    for token in likely:
+        seq, logits = prefill(lm, prompt + [token])
+        assert seq.forwards == 0
+        torch.testing.assert_close(logits, prefill(lm, prompt + [token], reuse=False)[1], rtol=1e-4, atol=1e-4)
+    # a word neither offered nor likely still reuses the prompt and runs only the new token
+    other = next(t for t in range(3, lm.vocab_size) if (t,) not in first_tokens and t not in likely)
     seq, _ = prefill(lm, prompt + [other])
     assert seq.forwards == 1 and seq.length == len(prompt) + 1
+
+
+def test_a_match_follows_the_trunk_then_the_tree() -> None:
+    cache = PrefixCache()
+    # trunk [5, 6, 7]; tree after 7: 8 -> (9 | 10), and 11; rows: trunk 0..2, nodes 1..4 at 3..6
+    kv = torch.arange(7, dtype=torch.float32).view(1, 1, 1, 7, 1).expand(1, 2, 1, 7, 1).contiguous()
+    logits = torch.arange(5, dtype=torch.float32)[:, None].repeat(1, 4)
+    cache.put([5, 6, 7], kv, logits, [{8: 1, 11: 4}, {9: 2, 10: 3}, {}, {}, {}])
+    match = cache.longest([5, 6, 7, 8, 10])
+    assert (match.length, match.path) == (5, (1, 3)) and torch.equal(match.logits, logits[3])
+    out = torch.full((1, 2, 1, 5, 1), -1.0)
+    match.copy_into(out, 5)
+    assert out[0, 0, 0, :, 0].tolist() == [0, 1, 2, 3, 5]  # the trunk, then the rows of nodes 1 and 3
+    partial = cache.longest([5, 6, 7, 11, 12])
+    assert (partial.length, partial.path) == (4, (4,)) and torch.equal(partial.logits, logits[4])
+    assert torch.equal(cache.longest([5, 6, 7]).logits, logits[0])
+    short = cache.longest([5, 6])
+    assert short.length == 2 and short.logits is None  # inside the trunk: no logits kept there
+    assert cache.longest([9]).entry is None
+    with pytest.raises(ValueError):
+        cache.put([1, 2], kv, logits, [{}])  # K/V that does not match the tree
 
 
 def test_generation_after_reuse_is_identical(lm) -> None:
@@ -102,7 +134,7 @@ def test_memory_is_bounded_and_least_recently_used_goes_first() -> None:
     kv = lambda n: torch.zeros(2, 2, 1, n, 4)
     cache.put([1] * 10, kv(10))
     cache.put([2] * 10, kv(10))
-    assert cache.longest([1] * 12)[1] == 10  # touching [1]* makes [2]* the oldest
+    assert cache.longest([1] * 12).length == 10  # touching [1]* makes [2]* the oldest
     cache.put([3] * 10, kv(10))
     assert cache.nbytes <= cache.budget_bytes
     assert [int(e.tokens[0]) for e in cache.entries.values()] == [1, 3]
