@@ -25,6 +25,13 @@ def test_numbers_in_words_use_lakh_and_crore(n: int, words: str):
     assert f.number_in_words(n) == words
 
 
+@pytest.mark.parametrize("value,written", [
+    ("1", "1 (One) month's"), ("2", "2 (Two) months'"), ("12", "12 (Twelve) months'"), ("one", "one"),
+])
+def test_a_notice_period_reads_as_a_possessive(value: str, written: str):
+    assert f.months_possessive(value) == written
+
+
 def test_negative_numbers_have_no_words():
     with pytest.raises(ValueError):
         f.number_in_words(-1)

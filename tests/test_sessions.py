@@ -113,3 +113,15 @@ def test_set_values_merges_and_checks_names():
     assert session.values["context"] == "c" and session.values["decision"] == "d" and session.title == "New title"
     with pytest.raises(UserError):
         drafting.set_values(sid, {"bogus": "x"})
+
+
+def test_a_document_between_people_is_named_after_them_by_default(tmp_path, monkeypatch) -> None:
+    from assistant import drafting
+
+    monkeypatch.setenv("DRAFTPAD_HOME", str(tmp_path))
+    rent = drafting.get_template("in-rent-agreement")
+    assert drafting.default_title(rent, {"lessor": " Suresh Iyer ", "lessee": "Priya Nair"}) == \
+        "Residential Rent Agreement (11 months) — Suresh Iyer and Priya Nair"
+    assert drafting.default_title(rent, {}) == rent.name
+    assert drafting.new_session("in-affidavit", values={"deponent": "Ravi Kumar"}).title == "Affidavit — Ravi Kumar"
+    assert drafting.new_session("in-affidavit", "My own", values={"deponent": "Ravi Kumar"}).title == "My own"

@@ -36,7 +36,7 @@ from engine.errors import UserError
 __all__ = [
     "DraftResult", "FROM_FACTS", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult",
     "SectionSpec", "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
-    "check_answer", "check_values", "draft_all", "draft_section", "edit_section", "export", "export_findings",
+    "check_answer", "check_values", "default_title", "draft_all", "draft_section", "edit_section", "export", "export_findings",
     "export_markdown",
     "export_path", "get_session",
     "get_template", "history", "list_sessions", "list_templates", "missing_required", "move_section", "needs_model",
@@ -91,10 +91,18 @@ def new_session(template_id: str, title: str | None = None, values: dict[str, st
         values["title"] = title
     check_values(template, values)
     filled = initial_values(template, values)
-    name = title or filled.get("title") or template.name
+    name = title or filled.get("title") or default_title(template, filled)
     with _store() as store:
         session_id = store.create(template.id, chosen, name, filled, template_outline(template, chosen))
         return store.get(session_id)
+
+
+def default_title(template: Template, values: dict[str, str]) -> str:
+    """The template's name and, for a document between people, who they are: two rent agreements
+    then differ in the session list and in their exported file names."""
+    people = [str(values.get(f.name, "")).strip() for f in template.fields if f.type == "person"]
+    people = [p for p in people if p]
+    return f"{template.name} — {' and '.join(people)}" if people else template.name
 
 
 def get_session(session_id: int) -> Session:

@@ -98,6 +98,15 @@ def number_with_words(value: str) -> str:
     return f"{value.strip()} ({number_in_words(int(digits))})" if digits.isdigit() else value
 
 
+def months_possessive(value: str) -> str:
+    """'1' -> "1 (One) month's", '2' -> "2 (Two) months'", to go before "notice"; else as written."""
+    digits = value.strip().replace(",", "")
+    if not digits.isdigit():
+        return value
+    unit = "month's" if int(digits) == 1 else "months'"
+    return f"{number_with_words(value)} {unit}"
+
+
 def ordinal(n: int) -> str:
     """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 102nd."""
     suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -145,7 +154,7 @@ def date_iso(value: str) -> str:
 FORMATS: dict[str, dict[str, object]] = {
     "money": {"words": amount_long, "figures": amount_figures, "rupees": amount_words},
     "date": {"long": date_long, "written": date_written, "numeric": date_numeric, "iso": date_iso},
-    "number": {"words": number_with_words},
+    "number": {"words": number_with_words, "months": months_possessive},
     "long_text": {"clauses": as_clauses},  # the parties' own terms as numbered "That ..." clauses
     "text": {"noun": noun, "article": article, "purpose": purpose},  # a title after "a"; a purpose after "made"
     "list": {"elements": elements, "clauses": list_clauses},  # a claim's elements; an affidavit's facts

@@ -124,7 +124,7 @@ class NewDocumentScreen(DraftpadScreen):
     def title_value(self) -> str:
         own = self.query("#title")
         value = own.first(Input).value if own else self.values().get("title", "")
-        return value.strip() or self.template.name
+        return value.strip() or core.drafting().default_title(self.template, self.values())
 
     @on(Button.Pressed, "#new-back")
     def action_back(self) -> None:
