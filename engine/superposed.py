@@ -347,7 +347,8 @@ def superposed_decode(
         return outcome
     started, reused = time.perf_counter(), lm.state.prefixes.reused_tokens
     seq, logits = prefill(lm, prompt, room=k * max_tokens + NEXT_WORDS + 1)
-    next_words = torch.topk(logits, min(NEXT_WORDS, logits.shape[-1])).indices.tolist()
+    # only our forward's sequences are remembered, so only they gain from running these
+    next_words = torch.topk(logits, min(NEXT_WORDS, logits.shape[-1])).indices.tolist() if lm.own_weights is not None else []
     outcome.prefill_seconds = time.perf_counter() - started
     outcome.reused_tokens = lm.state.prefixes.reused_tokens - reused
     outcome.forwards = 1
