@@ -203,14 +203,6 @@ def tree_logits(prompt: list[int], seq: KVSequence, drafts: list[list[int]]) -> 
     return tree, seq.run(tree.tokens, tree.parent, tree.depth)
 
 
-def remember_checked(lm: LoadedModel, prompt: list[int], seq: KVSequence, tree: DraftTree,
-                     logits: torch.Tensor) -> None:
-    """Keep the prompt and the check's whole tree (every draft's checked tokens), with the logits
-    after each node, in the prefix cache: accepting any suggestion, or typing its first words, then
-    starts the next request without a forward (engine.prefix_cache)."""
-    remember(lm, seq, prompt, logits, tree.children)
-
-
 def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops, *,
               grow: bool, complete: bool) -> _Draft | None:
     """The draft up to its first token below the model's best + `floor` (log scale), which the best
@@ -347,9 +339,10 @@ def superposed_decode(
         return outcome
     started, reused = time.perf_counter(), lm.state.prefixes.reused_tokens
     seq, logits = prefill(lm, prompt, room=k * max_tokens + NEXT_WORDS + 1)
-    # only our forward's sequences are remembered, so only they gain from running these
-    next_words = torch.topk(logits, min(NEXT_WORDS, logits.shape[-1])).indices.tolist() if lm.own_weights is not None else []
     outcome.prefill_seconds = time.perf_counter() - started
+    next_words: list[int] = []
+    if lm.own_weights is not None:  # only our forward's sequences are remembered, so only they gain
+        next_words = torch.topk(logits, min(NEXT_WORDS, logits.shape[-1])).indices.tolist()
     outcome.reused_tokens = lm.state.prefixes.reused_tokens - reused
     outcome.forwards = 1
     alive: list[_Draft] = [_Draft([], 0.0)]
@@ -385,7 +378,9 @@ def superposed_decode(
     checked, spares, tree, logits = check_drafts(prompt, seq, ended, alive, check, stops, next_words=next_words)
     outcome.forwards += 1
     outcome.suggestions = pick(tokenizer, checked, spares, k)
-    remember_checked(lm, prompt, seq, tree, logits)
+    # the prompt and the whole check tree, with the logits after every node: accepting any
+    # suggestion, typing its first words or a likely next word, then needs no forward
+    remember(lm, seq, prompt, logits, tree.children)
     if on_update is not None:
         on_update(outcome.suggestions)
     return outcome

@@ -35,14 +35,12 @@ from engine.errors import UserError
 
 __all__ = [
     "DraftResult", "FROM_FACTS", "FieldSpec", "Finding", "GenerationLog", "LogEntry", "OutlineSection", "PlanResult",
-    "SectionSpec", "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask", "check_all",
-    "check_answer", "check_values", "default_title", "draft_all", "draft_section", "edit_section", "export", "export_findings",
-    "export_markdown",
-    "export_path", "get_session",
-    "get_template", "history", "list_sessions", "list_templates", "missing_required", "move_section", "needs_model",
-    "new_session", "open_log", "parse_titles", "plan", "refresh_suggestions", "remove_section", "rename_section",
-    "renumber_clauses",
-    "revert", "set_values", "suggest", "template_errors", "validate", "wording_before_draft",
+    "SectionSpec", "SectionVersion", "Session", "SessionSummary", "Template", "accept", "add_section", "ask",
+    "check_all", "check_answer", "check_values", "default_title", "draft_all", "draft_section", "edit_section",
+    "export", "export_findings", "export_markdown", "export_path", "get_session", "get_template", "history",
+    "list_sessions", "list_templates", "missing_required", "move_section", "needs_model", "new_session", "open_log",
+    "parse_titles", "plan", "refresh_suggestions", "remove_section", "rename_section", "renumber_clauses", "revert",
+    "set_values", "suggest", "template_errors", "validate", "wording_before_draft",
 ]
 
 OnText = Callable[[str], None]
