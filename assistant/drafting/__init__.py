@@ -98,8 +98,7 @@ def new_session(template_id: str, title: str | None = None, values: dict[str, st
 def default_title(template: Template, values: dict[str, str]) -> str:
     """The template's name and, for a document between people, who they are: two rent agreements
     then differ in the session list and in their exported file names."""
-    people = [str(values.get(f.name, "")).strip() for f in template.fields if f.type == "person"]
-    people = [p for p in people if p]
+    people = [name for f in template.fields if f.type == "person" and (name := str(values.get(f.name, "")).strip())]
     return f"{template.name} — {' and '.join(people)}" if people else template.name
 
 

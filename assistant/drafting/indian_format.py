@@ -92,18 +92,24 @@ def amount_words(value: str) -> str:
     return value if parsed is None else amount_in_words(*parsed)
 
 
+def _count(value: str) -> int | None:
+    """A whole number as a person writes one ('11', '1,000'), else None."""
+    digits = value.strip().replace(",", "")
+    return int(digits) if digits.isdigit() else None
+
+
 def number_with_words(value: str) -> str:
     """'11' -> '11 (Eleven)', as agreements write terms and counts; anything else as written."""
-    digits = value.strip().replace(",", "")
-    return f"{value.strip()} ({number_in_words(int(digits))})" if digits.isdigit() else value
+    n = _count(value)
+    return value if n is None else f"{value.strip()} ({number_in_words(n)})"
 
 
 def months_possessive(value: str) -> str:
     """'1' -> "1 (One) month's", '2' -> "2 (Two) months'", to go before "notice"; else as written."""
-    digits = value.strip().replace(",", "")
-    if not digits.isdigit():
+    n = _count(value)
+    if n is None:
         return value
-    unit = "month's" if int(digits) == 1 else "months'"
+    unit = "month's" if n == 1 else "months'"
     return f"{number_with_words(value)} {unit}"
 
 
