@@ -8,9 +8,10 @@ where bf16 (no native bf16 here) was 3x faster at width 1 and 4x slower at width
 values are rounded to fp16 once; every forward that uses them, ours and transformers', then reads
 the same values, so decoding stays token-identical to greedy decoding of those weights.
 
-fp32 weights may also run on oneDNN from a copy in its blocked layout, at the widths where it is
-measured faster than F.linear's BLAS (on one CPU all of them, on another only trees, not single
-tokens): the copy costs the weights' memory once more, as fp16 copies cost half of it.
+fp32 weights may also run from a packed copy, at the widths where it is measured faster than
+F.linear's BLAS: oneDNN's blocked layout (on one CPU all widths, on another only trees, not single
+tokens) or MKL's packed GEMM (engine.packed_gemm), whichever is measured faster. The copy costs the
+weights' memory once more, as fp16 copies cost half of it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from engine.packed_gemm import Blas, PackedWeight, load_blas, pack
+
 
 @dataclass(frozen=True)
 class Dense:
@@ -30,7 +33,8 @@ class Dense:
     bias: torch.Tensor | None = None
     fp16: object | None = None  # fbgemm's packed fp16 copy of weight and bias; used when present
     onednn: torch.Tensor | None = None  # oneDNN's blocked copy of an fp32 weight (see onednn_pack)
-    onednn_from: int = 1  # the copy runs inputs of at least this many rows; narrower ones go to F.linear
+    mkl: PackedWeight | None = None  # or MKL's packed copy of it (engine.packed_gemm)
+    packed_from: int = 1  # a packed copy runs inputs of at least this many rows; narrower ones go to F.linear
 
 
 def fp16_available() -> bool:
@@ -57,28 +61,48 @@ def onednn_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | No
     return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
 
 
+@dataclass(frozen=True)
+class Fp32Kernel:
+    """Where fp32 dense layers run beside F.linear: a packed copy ("onednn" or "mkl") for inputs
+    of at least `start` rows."""
+
+    kind: str
+    start: int
+
+    @property
+    def label(self) -> str:
+        name = {"onednn": "oneDNN", "mkl": "MKL packed"}[self.kind]
+        return name if self.start == 1 else f"{name} from width {self.start}"
+
+
 def pack_dense(weight: torch.Tensor, bias: torch.Tensor | None = None, fp16: bool = False,
-               onednn_from: int | None = None) -> Dense:
+               kernel: Fp32Kernel | None = None, blas: Blas | None = None) -> Dense:
     """A Dense over `weight`; with fp16 (and fbgemm, and an fp32 CPU weight), also its fp16 copy;
-    else with onednn_from (and an fp32 CPU weight), also its copy in oneDNN's layout, run from
-    that width up."""
+    else with `kernel` (and an fp32 CPU weight), also its packed copy, run from that width up
+    (an MKL kernel needs `blas`)."""
     weight = weight.detach()
     bias = None if bias is None else bias.detach()
     fp32_cpu = weight.dtype == torch.float32 and weight.device.type == "cpu"
-    packed = None
     if fp16 and fp32_cpu and fp16_available():
-        packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
-    if onednn_from is None or packed is not None or not fp32_cpu or not onednn_available():
-        return Dense(weight, bias, packed)
-    return Dense(weight, bias, None, onednn_pack(weight), onednn_from)
+        return Dense(weight, bias, torch.ops.quantized.linear_prepack_fp16(weight, bias))
+    if kernel is None or not fp32_cpu:
+        return Dense(weight, bias)
+    if kernel.kind == "mkl" and blas is not None:
+        return Dense(weight, bias, mkl=pack(blas, weight), packed_from=kernel.start)
+    if kernel.kind == "onednn" and onednn_available():
+        return Dense(weight, bias, onednn=onednn_pack(weight), packed_from=kernel.start)
+    return Dense(weight, bias)
 
 
 def apply_dense(x: torch.Tensor, dense: Dense) -> torch.Tensor:
     """x [rows, in] through the layer, by the kernel chosen for this many rows."""
     if dense.fp16 is not None:
         return torch.ops.quantized.linear_dynamic_fp16(x, dense.fp16)
-    if dense.onednn is not None and x.shape[0] >= dense.onednn_from:
-        return onednn_linear(x, dense.onednn, dense.bias)
+    if x.shape[0] >= dense.packed_from:
+        if dense.mkl is not None:
+            return dense.mkl.linear(x, dense.bias)
+        if dense.onednn is not None:
+            return onednn_linear(x, dense.onednn, dense.bias)
     return F.linear(x, dense.weight, dense.bias)
 
 
@@ -89,15 +113,15 @@ def round_to_fp16(weight: torch.Tensor) -> None:
     weight.copy_(weight.half().float())
 
 
-TIMINGS_VERSION = 3  # part of the key of remembered timings: changes when what time_formats measures does
+TIMINGS_VERSION = 4  # part of the key of remembered timings: changes when what time_formats measures does
 FORMAT_WIDTHS = (1, 8, 32)  # one token, and the tree widths the planner mostly picks
 
 
 def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_WIDTHS,
                  repeats: int = 5) -> dict[str, list[float]]:
     """Median seconds of one pass through `weights` as Linear layers, per width, for each format
-    this CPU can run: fp32 as loaded (by F.linear, and by oneDNN), fp16 copies (fbgemm), bf16
-    weights and activations.
+    this CPU can run: fp32 as loaded (by F.linear, by oneDNN, by MKL's packed GEMM), fp16 copies
+    (fbgemm), bf16 weights and activations.
 
     Measured rather than assumed: CPUs differ, and a kernel that wins where memory is the limit
     can lose where it is not (bf16 without native support here: 3x faster at width 1, 4x slower
@@ -105,6 +129,9 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
     kinds = {"fp32": [(w, F.linear) for w in weights], "bf16": [(w.bfloat16(), F.linear) for w in weights]}
     if onednn_available():
         kinds["fp32-onednn"] = [(onednn_pack(w), onednn_linear) for w in weights]
+    blas = load_blas()
+    if blas is not None:
+        kinds["fp32-mkl"] = [(pack(blas, w), PackedWeight.linear) for w in weights]
     if fp16_available():
         kinds["fp16"] = [(torch.ops.quantized.linear_prepack_fp16(w, None), torch.ops.quantized.linear_dynamic_fp16)
                          for w in weights]
@@ -112,13 +139,13 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
     with torch.inference_mode():
         for width in widths:
             x = torch.randn(width, weights[0].shape[1])
-            inputs = {"fp32": x, "fp32-onednn": x, "fp16": x, "bf16": x.bfloat16()}
+            inputs = {"fp32": x, "fp32-onednn": x, "fp32-mkl": x, "fp16": x, "bf16": x.bfloat16()}
             samples: dict[str, list[float]] = {name: [] for name in kinds}
             for _ in range(repeats):
                 for name, layers in kinds.items():
                     started = time.perf_counter()
                     for weight, fn in layers:
-                        fn(inputs[name], weight)
+                        fn(weight, inputs[name]) if name == "fp32-mkl" else fn(inputs[name], weight)
                     samples[name].append(time.perf_counter() - started)
             for name, times in samples.items():
                 out[name].append(sorted(times)[repeats // 2])
@@ -129,12 +156,15 @@ def _beats(times: list[float], other: list[float], margin: float) -> bool:
     return all(t <= margin * o for t, o in zip(times, other))
 
 
-def onednn_from(timings: dict[str, list[float]], margin: float = 0.9,
+PACKED_KINDS = {"fp32-onednn": "onednn", "fp32-mkl": "mkl"}
+
+
+def packed_from(timings: dict[str, list[float]], kind: str = "fp32-onednn", margin: float = 0.9,
                 widths: tuple[int, ...] = FORMAT_WIDTHS) -> int | None:
-    """The narrowest input from which oneDNN's fp32 linear runs, or None for never: it must beat
-    F.linear by `margin` at every measured width from there up. Between two measured widths the
-    switch sits at their geometric mean (measured 1 and 8: from 3 rows)."""
-    ours, blas = timings.get("fp32-onednn"), timings.get("fp32")
+    """The narrowest input from which a packed kernel (`kind`, a key of time_formats) runs, or
+    None for never: it must beat F.linear by `margin` at every measured width from there up.
+    Between two measured widths the switch sits at their geometric mean (measured 1 and 8: from 3 rows)."""
+    ours, blas = timings.get(kind), timings.get("fp32")
     if not ours or not blas:
         return None
     wins = [o <= margin * b for o, b in zip(ours, blas)]
@@ -146,12 +176,33 @@ def onednn_from(timings: dict[str, list[float]], margin: float = 0.9,
     return 1 if first == 0 else int(math.sqrt(widths[first - 1] * widths[first])) + 1
 
 
+def _kernel_times(timings: dict[str, list[float]], kind: str, start: int, widths: tuple[int, ...]) -> list[float]:
+    return [timings[kind][i] if width >= start else t for i, (width, t) in enumerate(zip(widths, timings["fp32"]))]
+
+
+def fp32_kernel(timings: dict[str, list[float]], margin: float = 0.9,
+                widths: tuple[int, ...] = FORMAT_WIDTHS) -> Fp32Kernel | None:
+    """The packed kernel fp32 dense layers run on beside F.linear (None: F.linear alone): of
+    those that beat it from some width up, the one with the least time over the widths."""
+    best: tuple[float, Fp32Kernel] | None = None
+    for kind, name in PACKED_KINDS.items():
+        start = packed_from(timings, kind, margin, widths)
+        if start is None:
+            continue
+        cost = statistics.geometric_mean(_kernel_times(timings, kind, start, widths))
+        if best is None or cost < best[0]:
+            best = (cost, Fp32Kernel(name, start))
+    return None if best is None else best[1]
+
+
 def fp32_times(timings: dict[str, list[float]], margin: float = 0.9,
                widths: tuple[int, ...] = FORMAT_WIDTHS) -> list[float]:
-    """fp32's time at each measured width, by the kernel onednn_from picks for that width."""
-    start = onednn_from(timings, margin, widths)
-    return [timings["fp32-onednn"][i] if start is not None and width >= start else t
-            for i, (width, t) in enumerate(zip(widths, timings["fp32"]))]
+    """fp32's time at each measured width, by the kernel fp32_kernel picks for that width."""
+    kernel = fp32_kernel(timings, margin, widths)
+    if kernel is None:
+        return list(timings["fp32"])
+    kind = next(key for key, name in PACKED_KINDS.items() if name == kernel.kind)
+    return _kernel_times(timings, kind, kernel.start, widths)
 
 
 def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.dense import Dense, apply_dense, pack_dense, round_to_fp16
-from engine.native_glue import Glue, load_glue, wanted
+from engine.dense import Dense, Fp32Kernel, apply_dense, pack_dense, round_to_fp16
+from engine.native_glue import Glue, Stack, build_stack, load_glue, wanted
+from engine.packed_gemm import load_blas
 
 SUPPORTED = ("llama", "qwen2", "mistral")
 STATIC_ROPE = ("default", "linear", "llama3")  # cos/sin depend on the position only
@@ -76,6 +77,7 @@ class Weights:
     cos: torch.Tensor  # [max_positions, head_dim], HF's own rotary values
     sin: torch.Tensor  # with its first half negated: rotate-half becomes one roll (layer_forward)
     glue: Glue | None = None  # C for the work between the matmuls (engine.native_glue), where it builds
+    stack: Stack | None = None  # every layer as one C call, where the dense layers run on MKL (native_glue)
 
 
 def unsupported_reason(model: torch.nn.Module) -> str | None:
@@ -109,11 +111,12 @@ def _window(config, index: int) -> int | None:
 
 
 @torch.no_grad()
-def extract(model: torch.nn.Module, fp16: bool = False, onednn_from: int | None = None) -> Weights:
+def extract(model: torch.nn.Module, fp16: bool = False, kernel: Fp32Kernel | None = None) -> Weights:
     """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them).
     With fp16, the dense layers also get fp16 copies (engine.dense), and the HF weights are rounded
-    to the same values so both forwards read one model; else with onednn_from, fp32 dense layers
-    run inputs of at least that many rows on oneDNN's kernel."""
+    to the same values so both forwards read one model; else with `kernel`, fp32 dense layers run
+    inputs from its width up on its packed copies (oneDNN's or MKL's)."""
+    blas = load_blas() if kernel is not None and kernel.kind == "mkl" else None
     if fp16:
         round_weights(model)
     config, inner = model.config, model.model
@@ -130,7 +133,7 @@ def extract(model: torch.nn.Module, fp16: bool = False, onednn_from: int | None 
             bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
         gate_up = _fuse(mlp.gate_proj, mlp.up_proj)
         dense = [(qkv, bias), (attn.o_proj.weight, attn.o_proj.bias), (gate_up, None), (mlp.down_proj.weight, None)]
-        packed = [pack_dense(weight, b, fp16, onednn_from) for weight, b in dense]
+        packed = [pack_dense(weight, b, fp16, kernel, blas) for weight, b in dense]
         layers.append(Layer(block.input_layernorm.weight, packed[0], packed[1], block.post_attention_layernorm.weight,
                             packed[2], packed[3], _window(config, index)))
     embed = inner.embed_tokens.weight
@@ -139,8 +142,9 @@ def extract(model: torch.nn.Module, fp16: bool = False, onednn_from: int | None 
     sin = sin[0].clone()
     sin[:, :head_dim // 2].neg_()  # negation is exact, so this is bit-identical to HF's rotate_half
     glue = load_glue() if wanted(embed.device, embed.dtype) else None
-    return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16, onednn_from),
-                   cos[0], sin, glue)
+    stack = build_stack(glue, blas, tuple(layers), inner.norm.weight, shape) if glue and blas else None
+    return Weights(shape, embed, tuple(layers), inner.norm.weight, pack_dense(model.lm_head.weight, None, fp16, kernel, blas),
+                   cos[0], sin, glue, stack)
 
 
 def dense_weights(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -236,12 +240,14 @@ def chain_visibility(width: int, device: torch.device) -> torch.Tensor:
 
 
 def full_mask(inside: torch.Tensor, start: int, positions: torch.Tensor, window: int | None) -> torch.Tensor:
-    """[w, start + w] bool: the whole prefix (or its last `window` positions) plus `inside`."""
+    """[w, start + w] bool: the whole prefix plus `inside`, or with a window only the keys among
+    them less than `window` positions back (a long prefill's own entries included)."""
     width = inside.shape[0]
     prefix = torch.ones(width, start, dtype=torch.bool, device=inside.device)
-    if window is not None and start:
+    if window is not None:
         keys = torch.arange(start, device=inside.device)
         prefix = keys[None, :] > positions[:, None] - window
+        inside = inside & (positions[None, :] > positions[:, None] - window)
     return torch.cat([prefix, inside], dim=1)
 
 
@@ -293,17 +299,42 @@ def layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, c
     return x + apply_dense(F.silu(gate).mul_(up), layer.down)
 
 
-def native_layer_forward(x: torch.Tensor, layer: Layer, kv: torch.Tensor, start: int, cos: torch.Tensor,
-                         sin: torch.Tensor, mask: torch.Tensor | None, shape: Shape, glue: Glue) -> torch.Tensor:
-    """layer_forward with the steps between its matmuls in C; updates x in place."""
+def native_layer_forward(x: torch.Tensor, h: torch.Tensor, layer: Layer, next_norm: torch.Tensor, kv: torch.Tensor,
+                         start: int, cos: torch.Tensor, sin: torch.Tensor, mask: tuple[torch.Tensor | None, int],
+                         shape: Shape, glue: Glue, work: Workspace) -> None:
+    """layer_forward with the steps between its matmuls in C, one call after each matmul (the
+    first work after a GEMM runs on caches it has flushed, so the fewer calls the better). x is
+    the residual stream and h its normed form; both are updated in place, h normed with
+    `next_norm` (the next layer's input norm, or the final one). `mask` is (the mask of keys
+    from.., from), see _native_mask."""
     width, heads, d = x.shape[0], shape.heads, shape.head_dim
     end = start + width
-    qkv = apply_dense(glue.rms_norm(x, layer.attn_norm, shape.eps), layer.qkv).view(width, heads + 2 * shape.kv_heads, d)
-    q = glue.rope_store(qkv, cos, sin, kv, heads, shape.kv_heads, start).view(1, shape.kv_heads, shape.group * width, d)
-    out = glue.ungroup(F.scaled_dot_product_attention(q, kv[None, 0, :, :end], kv[None, 1, :, :end], attn_mask=mask)
-                       .view(heads, width, d))
-    h = glue.add_rms_norm(x, apply_dense(out, layer.out), layer.mlp_norm, shape.eps)
-    return glue.add_(x, apply_dense(glue.silu_mul(apply_dense(h, layer.gate_up)), layer.down))
+    qkv = apply_dense(h, layer.qkv).view(width, heads + 2 * shape.kv_heads, d)
+    if glue.attends(d):
+        out = glue.rope_attend(qkv, cos, sin, kv, heads, start, mask[0], mask[1], work.q, work.attn)
+    else:
+        q = glue.rope_store(qkv, cos, sin, kv, heads, shape.kv_heads, start)[None]
+        out = glue.ungroup(F.scaled_dot_product_attention(q.view(1, shape.kv_heads, shape.group * width, d),
+                                                          kv[None, 0, :, :end], kv[None, 1, :, :end], attn_mask=mask[0])
+                           .view(heads, width, d))
+    glue.add_rms_norm(x, apply_dense(out, layer.out), layer.mlp_norm, shape.eps, out=h)
+    act = glue.silu_mul(apply_dense(h, layer.gate_up), out=work.act)
+    glue.add_rms_norm(x, apply_dense(act, layer.down), next_norm, shape.eps, out=h)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The native forward's buffers, allocated once per forward and reused by every layer."""
+
+    q: torch.Tensor  # [heads, w, d]: rotated queries, grouped for attention
+    attn: torch.Tensor  # [w, heads * d]: attention's output
+    act: torch.Tensor  # [w, intermediate]: SiLU(gate) * up
+
+
+def _workspace(weights: Weights, x: torch.Tensor) -> Workspace:
+    shape, width = weights.shape, x.shape[0]
+    return Workspace(x.new_empty(shape.heads, width, shape.head_dim), x.new_empty(width, shape.q_size),
+                     x.new_empty(width, weights.layers[0].down.weight.shape[1]))
 
 
 def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.Tensor,
@@ -314,20 +345,28 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
     shape, glue = weights.shape, weights.glue
     start, width = cache.length, x.shape[0]
     cos, sin = weights.cos[positions][:, None], weights.sin[positions][:, None]
-    if glue is not None:
-        # updated in place from here on, and it may be the caller's tensor
-        x = x.clone(memory_format=torch.contiguous_format)
-    masks: dict[int | None, torch.Tensor | None] = {}
-    for index, layer in enumerate(weights.layers):
-        if layer.window not in masks:
-            masks[layer.window] = _layer_mask(inside, start, positions, layer.window, shape.group, x.dtype)
-        args = (x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
-        x = layer_forward(*args) if glue is None else native_layer_forward(*args, glue)
+    masks = {window: _layer_mask(inside, start, positions, window, shape.group, x.dtype)
+             for window in {layer.window for layer in weights.layers}}
+    if glue is None:
+        for index, layer in enumerate(weights.layers):
+            x = layer_forward(x, layer, cache.data[index], start, cos, sin, masks[layer.window], shape)
+        h = rms_norm(x, weights.norm, shape.eps)
+    elif weights.stack is not None:
+        x = x.clone(memory_format=torch.contiguous_format)  # updated in place, and it may be the caller's
+        windowed = next((mask for window, mask in masks.items() if window is not None), None)
+        h = weights.stack.forward(x, cos, sin, cache.data, start, masks.get(None), windowed)
+    else:
+        x = x.clone(memory_format=torch.contiguous_format)  # updated in place, and it may be the caller's
+        h = glue.rms_norm(x, weights.layers[0].attn_norm, shape.eps)
+        work = _workspace(weights, x)
+        norms = [layer.attn_norm for layer in weights.layers[1:]] + [weights.norm]
+        columns = {window: _native_mask(mask, window, start, width, glue.attends(shape.head_dim))
+                   for window, mask in masks.items()}
+        for index, (layer, next_norm) in enumerate(zip(weights.layers, norms)):
+            native_layer_forward(x, h, layer, next_norm, cache.data[index], start, cos, sin, columns[layer.window],
+                                 shape, glue, work)
     cache.length = start + width
-    if keep:
-        x = x[-keep:]
-    norm = rms_norm if glue is None else glue.rms_norm
-    return apply_dense(norm(x, weights.norm, shape.eps), weights.lm_head)
+    return apply_dense(h[-keep:] if keep else h, weights.lm_head)
 
 
 def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor, window: int | None,
@@ -340,6 +379,18 @@ def _layer_mask(inside: torch.Tensor | None, start: int, positions: torch.Tensor
         inside = torch.ones(1, 1, dtype=torch.bool, device=positions.device)
     visible = full_mask(inside, start, positions, window).repeat(group, 1)
     return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))
+
+
+def _native_mask(mask: torch.Tensor | None, window: int | None, start: int, width: int,
+                 c_attention: bool) -> tuple[torch.Tensor | None, int]:
+    """The part of a layer mask the native forward reads and the first key it covers: for C
+    attention without a window only the new entries' columns (the prefix's are all 0), for SDPA
+    the whole mask."""
+    if mask is None:
+        return None, start + width
+    if not c_attention or window is not None:
+        return mask, 0
+    return mask[:, start:], start
 
 
 def embed(weights: Weights, tokens: torch.Tensor) -> torch.Tensor:

@@ -55,9 +55,10 @@ class LoadedModel:
     # engine.dense); "bf16": weights and arithmetic in bf16; "auto": on a CPU, whichever of the
     # three is measured fastest here, decided when our forward is built
     weights: str = "fp32"
-    # with fp32 weights on a CPU, the narrowest input our forward's dense layers run on oneDNN
-    # rather than F.linear (BLAS), as measured here (engine.dense); None: never, or not yet built
-    onednn_from: int | None = None
+    # with fp32 weights on a CPU, the packed kernel (oneDNN's or MKL's) our forward's dense layers
+    # run on from some width rather than F.linear, as measured here (engine.dense); None: F.linear
+    # alone, or not yet built
+    fp32_kernel: Any = None
     _own: Any = field(default=None, repr=False)
 
     @property
@@ -65,7 +66,7 @@ class LoadedModel:
         """Our forward's weights (engine.llama_forward.Weights), or None where HF runs the model."""
         if self._own is None:
             from engine import llama_forward
-            from engine.dense import onednn_from, pick_format
+            from engine.dense import fp32_kernel, pick_format
 
             use = self.forward == "own" or (self.forward == "auto" and os.environ.get("DRAFTPAD_FORWARD", "auto") != "hf")
             reason = llama_forward.unsupported_reason(self.model)
@@ -84,9 +85,8 @@ class LoadedModel:
                         # depend on which kernel was measured faster
                         llama_forward.round_weights(self.model)
                 if self.weights == "fp32" and self.device.type == "cpu" and self.dtype == torch.float32:
-                    self.onednn_from = onednn_from(timings())
-                self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16",
-                                                  onednn_from=self.onednn_from)
+                    self.fp32_kernel = fp32_kernel(timings())
+                self._own = llama_forward.extract(self.model, fp16=self.weights == "fp16", kernel=self.fp32_kernel)
             copies_asked = self.weights in ("fp16", "auto") and self.dtype == torch.float32
             if copies_asked and (self._own is False or self._own.lm_head.fp16 is None):
                 self.weights = "fp32"  # transformers runs it as loaded, or no fp16 kernel here
@@ -125,9 +125,7 @@ class LoadedModel:
         """forward_name, saying where the steps between the matmuls run in C (engine.native_glue)."""
         own = self.own_weights
         label = "own, C glue" if own is not None and own.glue is not None else self.forward_name
-        if own is None or self.onednn_from is None:
-            return label
-        return label + (", oneDNN" if self.onednn_from == 1 else f", oneDNN from width {self.onednn_from}")
+        return label if own is None or self.fp32_kernel is None else f"{label}, {self.fp32_kernel.label}"
 
     @property
     def vocab_size(self) -> int:

@@ -19,32 +19,16 @@ from engine.sequence import HFSequence, OwnSequence, new_sequence, prefill
 from engine.speculative import SpeculativeConfig, SpeculativeDecoder
 from engine.tree import ancestor_mask
 from engine.verify import keep_accepted
-from tests.tiny import build_tokenizer, reference_greedy
+from tests.tiny import build_tiny_model, reference_greedy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FAMILY = ("llama", "qwen2", "mistral")
 
 
-def build_mistral(folder: Path) -> Path:
-    from transformers import AutoModelForCausalLM, MistralConfig
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(folder)
-    eos = tokenizer.eos_token_id
-    config = MistralConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=2048,
-                           sliding_window=None, eos_token_id=eos, bos_token_id=eos - 1, pad_token_id=0)
-    torch.manual_seed(3)
-    model = AutoModelForCausalLM.from_config(config)
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def family_dirs(tiny_model_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"llama": tiny_model_dirs["llama"], "qwen2": tiny_model_dirs["qwen2"],
-            "mistral": build_mistral(tmp_path_factory.mktemp("tiny-mistral"))}
+            "mistral": build_tiny_model(tmp_path_factory.mktemp("tiny-mistral"), "mistral", seed=3)}
 
 
 @pytest.fixture(scope="module")
@@ -147,24 +131,30 @@ def test_with_fp16_weights_every_method_equals_greedy_on_the_same_weights(family
     assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-fp16"), arch)
 
 
-@pytest.mark.parametrize("onednn, start", [([0.5, 0.5, 0.5], 1), ([1.2, 0.5, 0.5], 3)])
+@pytest.mark.parametrize("packed, start", [([0.5, 0.5, 0.5], 1), ([1.2, 0.5, 0.5], 3)])
+@pytest.mark.parametrize("kind", ["fp32-onednn", "fp32-mkl"])
 @pytest.mark.parametrize("arch", FAMILY)
-def test_on_onednn_every_method_equals_transformers_greedy(family_dirs, arch: str, onednn: list[float], start: int,
-                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """fp32 dense layers on oneDNN's kernel at the widths where it is measured faster than
-    F.linear's (MKL's), everywhere or only for trees: the same arithmetic in another order, so
-    transformers' greedy tokens are still the reference."""
+def test_on_packed_kernels_every_method_equals_transformers_greedy(family_dirs, arch: str, kind: str, packed: list[float],
+                                                                   start: int, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp32 dense layers on oneDNN's or MKL's packed kernel at the widths where it is measured
+    faster than F.linear's, everywhere or only for trees: the same arithmetic in another order,
+    so transformers' greedy tokens are still the reference."""
     from engine import dense
+    from engine.packed_gemm import load_blas
 
-    if not dense.onednn_available():
-        pytest.skip("no oneDNN in this torch build")
+    if not (dense.onednn_available() if kind == "fp32-onednn" else load_blas() is not None):
+        pytest.skip(f"no {kind} kernel in this torch build")
     monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path))
-    monkeypatch.setattr(dense, "time_formats", lambda weights: {"fp32": [1.0, 1.0, 1.0], "fp32-onednn": onednn})
+    monkeypatch.setattr(dense, "time_formats", lambda weights: {"fp32": [1.0, 1.0, 1.0], kind: packed})
     lm = engine.load_model(str(family_dirs[arch]), dtype="fp32")
-    assert lm.onednn_from == start and lm.own_weights.layers[0].qkv.onednn is not None
-    assert lm.own_weights.lm_head.onednn_from == start
-    assert lm.forward_label.endswith("oneDNN" if start == 1 else f"oneDNN from width {start}")
-    assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-onednn"), arch)
+    layer = lm.own_weights.layers[0].qkv
+    assert lm.fp32_kernel == dense.Fp32Kernel(dense.PACKED_KINDS[kind], start)
+    assert (layer.onednn if kind == "fp32-onednn" else layer.mkl) is not None
+    assert lm.own_weights.lm_head.packed_from == start
+    name = "oneDNN" if kind == "fp32-onednn" else "MKL packed"
+    assert lm.forward_label.endswith(name if start == 1 else f"{name} from width {start}")
+    assert_methods_equal_hf_greedy(lm, random.Random(f"{arch}-{kind}"), arch)
 
 
 def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs, tmp_path: Path,
@@ -192,7 +182,10 @@ def test_weights_auto_settles_on_what_was_measured_and_remembers_it(family_dirs,
 
 
 def test_format_choice_weighs_the_widths_and_bf16_needs_a_win_at_every_one() -> None:
-    from engine.dense import fp32_times, onednn_from, pick_format
+    from engine.dense import Fp32Kernel, fp32_kernel, fp32_times, packed_from, pick_format
+
+    def onednn_from(timings: dict[str, list[float]]) -> int | None:
+        return packed_from(timings, "fp32-onednn")
 
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.95], "bf16": [0.3, 0.3]}) == "bf16"
     assert pick_format({"fp32": [1.0, 1.0], "fp16": [0.5, 0.5], "bf16": [0.3, 4.0]}) == "fp16"  # this CPU's case
@@ -212,6 +205,12 @@ def test_format_choice_weighs_the_widths_and_bf16_needs_a_win_at_every_one() -> 
     xeon = {"fp32": [5.85, 10.08, 16.42], "bf16": [6.46, 6.72, 7.16], "fp32-onednn": [6.97, 8.47, 13.26],
             "fp16": [4.04, 7.03, 13.11]}
     assert onednn_from(xeon) == 3 and pick_format(xeon) == "fp16"
+    # of two packed kernels, the one with less time over the widths; MKL's packed GEMM on another
+    # Xeon: ahead of oneDNN and of F.linear at every width
+    assert fp32_kernel(xeon) == Fp32Kernel("onednn", 3)
+    xeon2 = {"fp32": [6.04, 10.56, 16.59], "fp32-onednn": [7.48, 9.02, 14.54], "fp32-mkl": [5.30, 7.90, 13.80]}
+    assert fp32_kernel(xeon2) == Fp32Kernel("mkl", 1) and fp32_times(xeon2) == xeon2["fp32-mkl"]
+    assert fp32_kernel({"fp32": [1.0, 1.0, 1.0], "fp32-onednn": [0.95, 0.95, 0.95]}) is None
     # this CPU's case: fp16 copies far ahead at width 1, level at 32; together they win
     measured = {"fp32": [1.15, 1.42, 2.23], "fp32-onednn": [0.65, 0.80, 1.35], "fp16": [0.29, 0.46, 1.24],
                 "bf16": [0.90, 0.77, 1.08]}

@@ -16,7 +16,7 @@ import engine
 from engine import llama_forward as lf
 from engine.native_glue import Glue, load_glue
 from engine.sequence import prefill
-from tests.tiny import reference_greedy
+from tests.tiny import build_tiny_model, reference_greedy
 
 HAS_COMPILER = any(shutil.which(name) for name in ("cc", "gcc", "clang"))
 needs_compiler = pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
@@ -74,9 +74,51 @@ def test_rope_and_cache_write_match_pytorch(glue: Glue) -> None:
     assert torch.equal(glue.ungroup(q), q.transpose(0, 1).reshape(width, heads * d))
 
 
-@pytest.mark.parametrize("arch", ["llama", "qwen2"])
-def test_forward_with_glue_equals_the_forward_without(glue: Glue, tiny_model_dirs, arch: str) -> None:
-    lm = engine.load_model(str(tiny_model_dirs[arch]), forward="own", dtype="fp32")
+@pytest.mark.parametrize("d,kv_heads,group", [(64, 3, 3), (128, 2, 4), (48, 1, 1), (16, 2, 2)])
+@pytest.mark.parametrize("width,start", [(1, 0), (1, 299), (3, 14), (16, 300), (21, 5)])
+def test_attention_matches_sdpa_with_tree_and_window_masks(glue: Glue, d: int, kv_heads: int, group: int,
+                                                            width: int, start: int) -> None:
+    gen = torch.Generator().manual_seed(d * 1000 + width * 10 + start)
+    heads, end, capacity = kv_heads * group, start + width, start + width + 7
+    q = torch.randn(kv_heads, group * width, d, generator=gen) * 2
+    kv = torch.randn(2, kv_heads, capacity, d, generator=gen)
+    kv[:, :, end:] = float("nan")  # past the length: must never be read
+    parents = torch.tensor([-1] + [torch.randint(0, i, (1,), generator=gen).item() for i in range(1, width)])
+    inside = lf.tree_visibility(parents, width)
+    positions = start + torch.arange(width)
+    for window in (None, 4):
+        visible = lf.full_mask(inside, start, positions, window).repeat(group, 1)
+        mask = torch.zeros(visible.shape).masked_fill_(~visible, float("-inf"))
+        expected = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end], attn_mask=mask)
+        expected = expected[0].view(heads, width, d).transpose(0, 1).reshape(width, heads * d)
+        mask_from = 0 if window is not None else start
+        got = glue.attend(q, kv, end, mask[:, mask_from:], mask_from, heads)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    if width == 1:  # one new token that sees everything: no mask at all
+        expected = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end])
+        got = glue.attend(q, kv, end, None, end, heads)
+        torch.testing.assert_close(got, expected[0].view(heads, 1, d).transpose(0, 1).reshape(1, heads * d),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_attention_takes_the_head_sizes_its_registers_hold() -> None:
+    assert [d for d in (8, 16, 40, 64, 80, 96, 128, 256) if Glue.attends(d)] == [16, 64, 80, 96, 128]
+
+
+# beyond the shared tiny models: a sliding window (C attention over a full mask) and a head size
+# C attention does not take (SDPA between the C steps)
+VARIANTS = {"mistral-window": ("mistral", {"sliding_window": 6}), "llama-head-8": ("llama", {"hidden_size": 32})}
+
+
+@pytest.fixture(scope="module")
+def variant_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {name: build_tiny_model(tmp_path_factory.mktemp(name), arch, seed=5, **config)
+            for name, (arch, config) in VARIANTS.items()}
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", *VARIANTS])
+def test_forward_with_glue_equals_the_forward_without(glue: Glue, tiny_model_dirs, variant_dirs, arch: str) -> None:
+    lm = engine.load_model(str({**tiny_model_dirs, **variant_dirs}[arch]), forward="own", dtype="fp32")
     assert lm.own_weights.glue is not None
     plain = dataclasses.replace(lm.own_weights, glue=None)
     rng = random.Random(arch)
@@ -93,6 +135,40 @@ def test_forward_with_glue_equals_the_forward_without(glue: Glue, tiny_model_dir
         torch.testing.assert_close(a_last, b_last, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(a_tree, b_tree, rtol=1e-5, atol=1e-5)
         assert a_tokens == b_tokens == reference_greedy(lm, ids, 16)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "mistral-window", "llama-head-8"])
+def test_the_c_stack_of_layers_equals_the_layers_run_from_python(glue: Glue, tiny_model_dirs, variant_dirs, arch: str,
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where MKL's packed GEMM is the measured kernel (here from width 3, so both of its paths
+    run), every layer runs in one C call: the same steps and kernels as native_layer_forward's."""
+    from engine import dense
+    from engine.packed_gemm import load_blas
+
+    if load_blas() is None:
+        pytest.skip("no MKL in this torch build")
+    monkeypatch.setenv("DRAFTPAD_CACHE", str(tmp_path))
+    monkeypatch.setattr(dense, "time_formats", lambda weights: {"fp32": [1.0, 1.0, 1.0], "fp32-mkl": [1.2, 0.5, 0.5]})
+    lm = engine.load_model(str({**tiny_model_dirs, **variant_dirs}[arch]), forward="own", dtype="fp32")
+    if arch == "llama-head-8":  # C attention does not take this head size: the layers run from Python
+        assert lm.own_weights.stack is None
+        return
+    assert lm.own_weights.stack is not None
+    layered = dataclasses.replace(lm.own_weights, stack=None)
+    rng = random.Random(arch)
+    for _ in range(3):
+        ids = [rng.randrange(3, lm.vocab_size) for _ in range(rng.randrange(5, 40))]
+        runs = []
+        for weights in (lm.own_weights, layered):
+            lm._own = weights
+            seq, last = prefill(lm, ids, reuse=False)
+            step = seq.run([7])  # width 1: the plain GEMM, below the packed copies' width
+            tree = seq.run([5, 6, 7, 8, 9], [-1, 0, 0, 1, 1], [0, 1, 1, 2, 2])
+            runs.append((last, step, tree, engine.generate(lm, "", engine.GenerationConfig(max_new_tokens=16, method="auto"),
+                                                           prompt_ids=ids).token_ids))
+        for a, b in zip(*[run[:3] for run in runs]):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        assert runs[0][3] == runs[1][3] == reference_greedy(lm, ids, 16)
 
 
 def test_without_a_working_compiler_the_forward_runs_on_pytorch(tiny_model_dir: Path, tmp_path: Path,

@@ -58,29 +58,35 @@ def build_tokenizer(folder: Path):
     return tokenizer
 
 
-def build_config(arch: str, vocab_size: int, eos_id: int):
-    from transformers import GPT2Config, LlamaConfig, Qwen2Config
+def build_config(arch: str, vocab_size: int, eos_id: int, **overrides):
+    """The tiny config of `arch`; `overrides` replace or add config fields (a sliding window, say)."""
+    from transformers import GPT2Config, LlamaConfig, MistralConfig, Qwen2Config
 
-    common = dict(vocab_size=vocab_size, eos_token_id=eos_id, bos_token_id=eos_id - 1, pad_token_id=0)
+    common = dict(vocab_size=vocab_size, eos_token_id=eos_id, bos_token_id=eos_id - 1, pad_token_id=0, **overrides)
     if arch == "llama":
-        return LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                           num_key_value_heads=2, max_position_embeddings=2048, **common)
+        return LlamaConfig(**{**dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                                     num_key_value_heads=2, max_position_embeddings=2048), **common})
     if arch == "qwen2":
         return Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                            num_key_value_heads=2, max_position_embeddings=2048, **common)
+    if arch == "mistral":
+        return MistralConfig(**{**dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                                       num_key_value_heads=1, max_position_embeddings=2048, sliding_window=None),
+                                **common})
     if arch == "gpt2":
         return GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=2048, **common)
     raise ValueError(f"unknown tiny arch {arch}")
 
 
-def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0, logit_scale: float = 1.0) -> Path:
-    """Save a random model + tokenizer to `folder`; `logit_scale` > 1 makes its distributions peaked."""
+def build_tiny_model(folder: Path, arch: str = "llama", seed: int = 0, logit_scale: float = 1.0, **config) -> Path:
+    """Save a random model + tokenizer to `folder`; `logit_scale` > 1 makes its distributions peaked;
+    `config` overrides fields of the tiny config."""
     from transformers import AutoModelForCausalLM
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(folder)
-    config = build_config(arch, len(tokenizer), tokenizer.eos_token_id)
+    config = build_config(arch, len(tokenizer), tokenizer.eos_token_id, **config)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     if logit_scale != 1.0:
