@@ -113,7 +113,7 @@ def round_to_fp16(weight: torch.Tensor) -> None:
     weight.copy_(weight.half().float())
 
 
-TIMINGS_VERSION = 4  # part of the key of remembered timings: changes when what time_formats measures does
+TIMINGS_VERSION = 5  # part of the key of remembered timings: changes when what time_formats measures does
 FORMAT_WIDTHS = (1, 8, 32)  # one token, and the tree widths the planner mostly picks
 
 
@@ -162,16 +162,18 @@ PACKED_KINDS = {"fp32-onednn": "onednn", "fp32-mkl": "mkl"}
 def packed_from(timings: dict[str, list[float]], kind: str = "fp32-onednn", margin: float = 0.9,
                 widths: tuple[int, ...] = FORMAT_WIDTHS) -> int | None:
     """The narrowest input from which a packed kernel (`kind`, a key of time_formats) runs, or
-    None for never: it must beat F.linear by `margin` at every measured width from there up.
-    Between two measured widths the switch sits at their geometric mean (measured 1 and 8: from 3 rows)."""
+    None for never: from there up it must be no slower than F.linear at any measured width and
+    take at most `margin` of its time over those widths together (geometric mean), because the
+    copy costs memory. Between two measured widths the switch sits at their geometric mean
+    (measured 1 and 8: from 3 rows)."""
     ours, blas = timings.get(kind), timings.get("fp32")
     if not ours or not blas:
         return None
-    wins = [o <= margin * b for o, b in zip(ours, blas)]
-    first = len(wins)
-    while first and wins[first - 1]:
+    ratios = [o / b for o, b in zip(ours, blas)]
+    first = len(ratios)
+    while first and ratios[first - 1] <= 1.0:
         first -= 1
-    if first == len(wins):
+    if first == len(ratios) or statistics.geometric_mean(ratios[first:]) > margin:
         return None
     return 1 if first == 0 else int(math.sqrt(widths[first - 1] * widths[first])) + 1
 
@@ -209,9 +211,14 @@ def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
     """The weight format to run: fp32 (by its faster kernel at each width) unless fp16 copies take
     at most `margin` of its time over the widths together (geometric mean: the planner picks among
     them; both give the same tokens); bf16 (which also rounds activations, so its text can differ
-    from fp32's at near-ties) only where it beats that choice at every width."""
+    from fp32's at near-ties) only where it beats that choice at every width. Where whole forwards
+    were timed in both formats ("forward-fp32", "forward-fp16": the forward's work around the
+    matmuls differs by format), fp32 against fp16 is decided on those."""
     fp32 = fp32_times(timings, margin)
     best, times = "fp32", fp32
-    if "fp16" in timings and statistics.geometric_mean(timings["fp16"]) <= margin * statistics.geometric_mean(fp32):
-        best, times = "fp16", timings["fp16"]
+    ours, theirs = ("forward-fp16", "forward-fp32") if "forward-fp16" in timings else ("fp16", None)
+    if ours in timings:
+        reference = timings[theirs] if theirs else fp32
+        if statistics.geometric_mean(timings[ours]) <= margin * statistics.geometric_mean(reference):
+            best, times = "fp16", timings["fp16"]
     return "bf16" if "bf16" in timings and _beats(timings["bf16"], times, margin) else best

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.adaptive import synchronize
-from engine.dense import Dense, apply_dense
+from engine.dense import Dense, Fp32Kernel, apply_dense
 from engine.loading import LoadedModel
 
 DEFAULT_WIDTHS = (1, 4, 16, 32)
@@ -111,6 +111,53 @@ def forward_costs(lm: LoadedModel, widths: tuple[int, ...] = DEFAULT_WIDTHS, con
                             statistics.median(times["hf"]),
                             statistics.median(times["own_floor"]) if times["own_floor"] else None))
     return rows
+
+
+SAMPLE_BYTES = 1 << 30  # the stand-in's layers hold at least this much fp32 (or all of them): more than a CPU caches
+SAMPLE_CONTEXT = 128
+
+
+def _sample_layers(model: torch.nn.Module) -> int:
+    layers = model.model.layers
+    per_layer = sum(p.numel() * 4 for p in layers[0].parameters())
+    return min(len(layers), -(-SAMPLE_BYTES // per_layer))
+
+
+@torch.inference_mode()
+def time_sampled_forwards(model: torch.nn.Module, kernel: Fp32Kernel | None, widths: tuple[int, ...], repeats: int = 5) -> dict[str, list[float]]:
+    """Median seconds of our forward over the model's layers (engine.llama_forward.extract's
+    stand-in: copies, so the model is left as it is, and as many layers as exceed the CPU's caches),
+    per width, with fp32 weights (on `kernel`) and with fp16 copies: each format's cost with the
+    forward's own work around the matmuls, which differs by format (fp32 on MKL runs every layer
+    in one C call, fp16 copies from Python). Keys "forward-fp32" and "forward-fp16"."""
+    from engine import llama_forward as lf
+
+    layers = _sample_layers(model)
+    samples = {"forward-fp32": lf.extract(model, False, kernel, sample=layers),
+               "forward-fp16": lf.extract(model, True, None, sample=layers)}
+    gen = torch.Generator().manual_seed(0)
+    vocab = samples["forward-fp32"].embed.shape[0]
+    prefix = torch.randint(0, vocab, (SAMPLE_CONTEXT,), generator=gen)
+    out: dict[str, list[float]] = {name: [] for name in samples}
+    caches = {}
+    for name, weights in samples.items():
+        caches[name] = lf.new_cache(weights.shape, SAMPLE_CONTEXT + max(widths), weights.embed.dtype, weights.embed.device)
+        lf.forward(weights, caches[name], lf.embed(weights, prefix), torch.arange(SAMPLE_CONTEXT),
+                   lf.chain_visibility(SAMPLE_CONTEXT, prefix.device), keep=1)
+    for width in widths:
+        tokens = torch.randint(0, vocab, (width,), generator=gen)
+        positions = SAMPLE_CONTEXT + torch.arange(width)
+        inside = lf.chain_visibility(width, tokens.device) if width > 1 else None
+        times: dict[str, list[float]] = {name: [] for name in samples}
+        for _ in range(repeats + 1):  # the first round warms up
+            for name, weights in samples.items():
+                started = time.perf_counter()
+                lf.forward(weights, caches[name], lf.embed(weights, tokens), positions, inside)
+                times[name].append(time.perf_counter() - started)
+                caches[name].length = SAMPLE_CONTEXT
+        for name, values in times.items():
+            out[name].append(statistics.median(values[1:]))
+    return out
 
 
 def format_costs(rows: list[CostRow], header: str) -> str:

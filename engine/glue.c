@@ -40,10 +40,6 @@ void dp_add_rms_norm(float *x, const float *delta, const float *w, float eps, in
     norm_rows(x, w, eps, rows, n, out);
 }
 
-void dp_add(float *x, const float *delta, int64_t count) {
-    for (int64_t i = 0; i < count; ++i) x[i] += delta[i];
-}
-
 /* e^x to within about 1e-7 relative (tests/test_native_glue.py): x = k ln2 + r with
    |r| <= ln2 / 2, e^r = 1 + r + r^2 p(r) with a degree-5 p (the classic single-precision
    coefficients), 2^k by writing the float's exponent. Clamped to +-87, where e^x still fits. */

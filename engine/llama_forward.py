@@ -15,7 +15,9 @@ The fused weights are built once; HF's q/k/v and gate/up Linear layers are point
 them, so the fallback path and ours share one copy of every weight. Where fp16 storage is faster
 (engine.dense), each dense layer also has an fp16 copy, and the fp32 weights hold the same values.
 On a CPU in fp32, native_layer_forward runs the same steps with those between the matmuls in C
-(engine.native_glue); layer_forward is the PyTorch form, used everywhere else.
+(engine.native_glue), attention included; where MKL runs the dense layers, the whole stack of
+layers is one C call (native_glue.Stack) doing the same steps in the same order; layer_forward is
+the PyTorch form, used everywhere else.
 """
 
 from __future__ import annotations
@@ -111,27 +113,33 @@ def _window(config, index: int) -> int | None:
 
 
 @torch.no_grad()
-def extract(model: torch.nn.Module, fp16: bool = False, kernel: Fp32Kernel | None = None) -> Weights:
+def extract(model: torch.nn.Module, fp16: bool = False, kernel: Fp32Kernel | None = None,
+            sample: int | None = None) -> Weights:
     """Fused views of an HF Llama-family model's weights (the HF modules are re-pointed at them).
     With fp16, the dense layers also get fp16 copies (engine.dense), and the HF weights are rounded
     to the same values so both forwards read one model; else with `kernel`, fp32 dense layers run
-    inputs from its width up on its packed copies (oneDNN's or MKL's)."""
-    blas = load_blas() if kernel is not None and kernel.kind == "mkl" else None
-    if fp16:
+    inputs from its width up on its packed copies (oneDNN's or MKL's).
+
+    With `sample`, a stand-in for timing the format: the first `sample` layers on copies (the
+    model is left as it is) and the LM head."""
+    # MKL's functions, for its packed copies and for the C stack of layers: with fp32 weights that
+    # are not on oneDNN (F.linear is MKL's GEMM where torch has MKL)
+    blas = load_blas() if not fp16 and (kernel is None or kernel.kind == "mkl") else None
+    if fp16 and sample is None:
         round_weights(model)
     config, inner = model.config, model.model
-    attn0 = inner.layers[0].self_attn
-    head_dim = int(attn0.head_dim)
-    shape = Shape(len(inner.layers), int(config.num_attention_heads), int(config.num_key_value_heads), head_dim,
+    blocks = inner.layers if sample is None else inner.layers[:sample]
+    head_dim = int(inner.layers[0].self_attn.head_dim)
+    shape = Shape(len(blocks), int(config.num_attention_heads), int(config.num_key_value_heads), head_dim,
                   int(config.hidden_size), float(inner.norm.variance_epsilon), int(config.max_position_embeddings))
     layers = []
-    for index, block in enumerate(inner.layers):
+    for index, block in enumerate(blocks):
         attn, mlp = block.self_attn, block.mlp
-        qkv = _fuse(attn.q_proj, attn.k_proj, attn.v_proj)
+        qkv = _fuse(attn.q_proj, attn.k_proj, attn.v_proj, repoint=sample is None)
         bias = None
         if attn.q_proj.bias is not None:
             bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
-        gate_up = _fuse(mlp.gate_proj, mlp.up_proj)
+        gate_up = _fuse(mlp.gate_proj, mlp.up_proj, repoint=sample is None)
         dense = [(qkv, bias), (attn.o_proj.weight, attn.o_proj.bias), (gate_up, None), (mlp.down_proj.weight, None)]
         packed = [pack_dense(weight, b, fp16, kernel, blas) for weight, b in dense]
         layers.append(Layer(block.input_layernorm.weight, packed[0], packed[1], block.post_attention_layernorm.weight,
@@ -165,10 +173,12 @@ def round_weights(model: torch.nn.Module) -> None:
         round_to_fp16(weight)
 
 
-def _fuse(*linears: torch.nn.Linear) -> torch.Tensor:
-    """One weight matrix for several Linear layers reading the same input; each layer's weight
-    becomes a view of it, so memory is not doubled and HF's forward still works."""
+def _fuse(*linears: torch.nn.Linear, repoint: bool = True) -> torch.Tensor:
+    """One weight matrix for several Linear layers reading the same input; with `repoint`, each
+    layer's weight becomes a view of it, so memory is not doubled and HF's forward still works."""
     fused = torch.cat([lin.weight for lin in linears]).contiguous()
+    if not repoint:
+        return fused
     start = 0
     for lin in linears:
         rows = lin.weight.shape[0]

@@ -98,7 +98,8 @@ class LoadedModel:
         to the next."""
         import json
 
-        from engine.dense import TIMINGS_VERSION, time_formats
+        from engine import llama_forward
+        from engine.dense import FORMAT_WIDTHS, TIMINGS_VERSION, fp32_kernel, time_formats
 
         key = hashlib.sha256(f"{self.identity}|{self.device}|{torch.get_num_threads()}|{torch.__version__}|{TIMINGS_VERSION}"
                              .encode()).hexdigest()[:20]
@@ -111,6 +112,12 @@ class LoadedModel:
             pass
         mlp = [block.mlp.up_proj.weight for block in self.model.model.layers]  # most of a forward's bytes
         timings = time_formats(mlp)
+        if "fp16" in timings and llama_forward.unsupported_reason(self.model) is None:
+            # the matmuls alone do not tell which forward is faster (fp32 on MKL runs every layer
+            # as one C call, fp16 copies from Python), so a few layers of each are timed too
+            from engine import forward_cost
+
+            timings.update(forward_cost.time_sampled_forwards(self.model, fp32_kernel(timings), FORMAT_WIDTHS))
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"seconds": timings}))
         os.replace(tmp, path)
@@ -122,9 +129,12 @@ class LoadedModel:
 
     @property
     def forward_label(self) -> str:
-        """forward_name, saying where the steps between the matmuls run in C (engine.native_glue)."""
+        """forward_name, saying what runs in C (engine.native_glue: the steps between the matmuls,
+        or every layer) and on which kernel the fp32 dense layers run."""
         own = self.own_weights
-        label = "own, C glue" if own is not None and own.glue is not None else self.forward_name
+        label = self.forward_name
+        if own is not None and own.glue is not None:
+            label = "own, C layers on MKL" if own.stack is not None else "own, C glue"
         return label if own is None or self.fp32_kernel is None else f"{label}, {self.fp32_kernel.label}"
 
     @property

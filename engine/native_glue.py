@@ -1,10 +1,11 @@
 """The CPU forward's work between its matmuls (norms, residual adds, RoPE and the K/V write,
-SiLU·up) as a few C functions, compiled here from glue.c at first use.
+attention, SiLU·up) as a few C functions, compiled here from glue.c at first use; and, where MKL
+runs the dense layers, every decoder layer as one C call (Stack) that calls MKL itself.
 
 Why C: measured on a 2-core CPU, an RMSNorm of 16 rows through PyTorch's ops costs 12 µs alone
 but 40–100 µs right after a GEMM, because their dispatch path then runs cold; the same norm as one
-C function costs 3–5 µs after the GEMM. A layer has four such spots, and at decoding widths they
-were a fifth of the forward.
+C function costs 3–5 µs after the GEMM, called from Python, and under 1 µs called from C. A layer
+has four such spots, and at decoding widths they were a fifth of the forward.
 
 Optional by design: no C compiler, a failed build, a GPU, a dtype other than fp32, or
 DRAFTPAD_NATIVE=0 all mean PyTorch's ops, which give the same values within fp32 rounding
@@ -44,7 +45,6 @@ _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 SIGNATURES = {
     "dp_rms_norm": (_P, _P, _F, _I, _I, _P),
     "dp_add_rms_norm": (_P, _P, _P, _F, _I, _I, _P),
-    "dp_add": (_P, _P, _I),
     "dp_silu_mul": (_P, _I, _I, _I, _P),
     "dp_rope_store": (_P, _P, _P, _I, _I, _I, _I, _P, _P, _I, _I),
     "dp_ungroup": (_P, _I, _I, _I, _P),
@@ -76,10 +76,6 @@ class Glue:
         self.lib.dp_add_rms_norm(x.data_ptr(), delta.data_ptr(), weight.data_ptr(), eps, x.shape[0], x.shape[1],
                                  out.data_ptr())
         return out
-
-    def add_(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        self.lib.dp_add(x.data_ptr(), delta.data_ptr(), x.numel())
-        return x
 
     def silu_mul(self, gate_up: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         rows, half = gate_up.shape[0], gate_up.shape[1] // 2
@@ -154,7 +150,8 @@ class _Model(ctypes.Structure):
 
 @dataclass(frozen=True)
 class Stack:
-    """Every decoder layer as one C call (dp_forward), its dense layers on MKL (engine.packed_gemm).
+    """Every decoder layer as one C call (dp_forward), its dense layers on MKL: its packed copies
+    (engine.packed_gemm) from their width up, its plain GEMM (what F.linear runs) below.
     Holds the C description of the model; the tensors it points into belong to the Weights that
     built it, which keep them alive and unmoved."""
 
@@ -191,11 +188,12 @@ def _dense(dense: "Dense") -> _Dense:
 def build_stack(glue: Glue, blas: "Blas", layers: "tuple[Layer, ...]", final_norm: torch.Tensor,
                 shape: "Shape") -> Stack | None:
     """The C stack over these layers, or None where it cannot run them: a head size C attention
-    does not take, more than one window size, dense layers not all on MKL's packed copies, or
-    tensors that are not contiguous fp32 rows."""
+    does not take, more than one window size, dense layers on a kernel other than MKL's (fp16
+    copies, oneDNN), or tensors that are not contiguous fp32 rows."""
     windows = {layer.window for layer in layers} - {None}
     denses = [d for layer in layers for d in (layer.qkv, layer.out, layer.gate_up, layer.down)]
-    if not glue.attends(shape.head_dim) or len(windows) > 1 or any(d.mkl is None for d in denses):
+    if not glue.attends(shape.head_dim) or len(windows) > 1 or \
+            any(d.fp16 is not None or d.onednn is not None for d in denses):
         return None
     tensors = [t for d in denses for t in (d.weight, d.bias) if t is not None]
     tensors += [final_norm] + [t for layer in layers for t in (layer.attn_norm, layer.mlp_norm)]

@@ -89,3 +89,19 @@ def test_llama_server_completes_token_ids_greedily() -> None:
         server.stop()
     assert 1 <= len(first) <= 8 and seconds > 0
     assert first == again  # greedy: the same tokens every time
+
+
+def test_sampled_forwards_time_both_formats_at_each_width(tiny_model_dir) -> None:
+    """The stand-in forwards --dtype auto weighs fp32 against fp16 copies with: a few layers of
+    each, timed at every width, and the model left as it was."""
+    import torch
+
+    import engine
+    from engine.forward_cost import time_sampled_forwards
+
+    lm = engine.load_model(str(tiny_model_dir), forward="hf")
+    before = [p.clone() for p in lm.model.parameters()]
+    times = time_sampled_forwards(lm.model, None, (1, 3), repeats=2)
+    assert set(times) == {"forward-fp32", "forward-fp16"}
+    assert all(len(v) == 2 and all(t > 0 for t in v) for v in times.values())
+    assert all(torch.equal(a, b) for a, b in zip(before, lm.model.parameters()))  # nothing rounded or re-pointed
