@@ -32,6 +32,11 @@ def test_a_notice_period_reads_as_a_possessive(value: str, written: str):
     assert f.months_possessive(value) == written
 
 
+@pytest.mark.parametrize("value,written", [("5", "5th"), ("1", "1st"), ("22", "22nd"), ("7th", "7th"), ("last", "last")])
+def test_a_day_of_the_month_reads_as_an_ordinal(value: str, written: str):
+    assert f.day_ordinal(value) == written
+
+
 def test_negative_numbers_have_no_words():
     with pytest.raises(ValueError):
         f.number_in_words(-1)
@@ -132,7 +137,7 @@ def test_render_text_formats_by_field_type():
 @pytest.mark.parametrize("text,message", [
     ("{rent:long}", "field 'rent' (money) has no format 'long' (its formats: words, figures, rupees)"),
     ("{start:words}", "field 'start' (date) has no format 'words'"),
-    ("{note:words}", "field 'note' (text) has no format 'words' (its formats: noun, article, purpose)"),
+    ("{note:words}", "field 'note' (text) has no format 'words' (its formats: noun, article, purpose, ordinal)"),
 ])
 def test_a_format_the_type_lacks_is_a_template_error(text: str, message: str):
     broken = TEMPLATE.replace('text = "A rent of {rent:words} from the {start:long} for {months:words} months; '

@@ -119,6 +119,12 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def day_ordinal(value: str) -> str:
+    """'5' -> '5th', as "the 5th day of each month" needs; '7th' or anything else as written."""
+    n = _count(value)
+    return value if n is None else ordinal(n)
+
+
 def parse_date(value: str) -> dt.date | None:
     """ISO, day-first numeric (Indian usage: 01/03/2025 is 1 March), and written dates
     ('1 March 2025', '1st March, 2025', 'March 1, 2025', '1st day of March, 2025')."""
@@ -162,7 +168,8 @@ FORMATS: dict[str, dict[str, object]] = {
     "date": {"long": date_long, "written": date_written, "numeric": date_numeric, "iso": date_iso},
     "number": {"words": number_with_words, "months": months_possessive},
     "long_text": {"clauses": as_clauses},  # the parties' own terms as numbered "That ..." clauses
-    "text": {"noun": noun, "article": article, "purpose": purpose},  # a title after "a"; a purpose after "made"
+    # a title after "a"; a purpose after "made"; a day of the month typed as "5" or "5th"
+    "text": {"noun": noun, "article": article, "purpose": purpose, "ordinal": day_ordinal},
     "list": {"elements": elements, "clauses": list_clauses},  # a claim's elements; an affidavit's facts
 }
 
