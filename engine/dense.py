@@ -131,7 +131,7 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
         kinds["fp32-onednn"] = [(onednn_pack(w), onednn_linear) for w in weights]
     blas = load_blas()
     if blas is not None:
-        kinds["fp32-mkl"] = [(pack(blas, w), PackedWeight.linear) for w in weights]
+        kinds["fp32-mkl"] = [(pack(blas, w), lambda x, packed: packed.linear(x)) for w in weights]
     if fp16_available():
         kinds["fp16"] = [(torch.ops.quantized.linear_prepack_fp16(w, None), torch.ops.quantized.linear_dynamic_fp16)
                          for w in weights]
@@ -145,7 +145,7 @@ def time_formats(weights: list[torch.Tensor], widths: tuple[int, ...] = FORMAT_W
                 for name, layers in kinds.items():
                     started = time.perf_counter()
                     for weight, fn in layers:
-                        fn(weight, inputs[name]) if name == "fp32-mkl" else fn(inputs[name], weight)
+                        fn(inputs[name], weight)
                     samples[name].append(time.perf_counter() - started)
             for name, times in samples.items():
                 out[name].append(sorted(times)[repeats // 2])
@@ -156,7 +156,7 @@ def _beats(times: list[float], other: list[float], margin: float) -> bool:
     return all(t <= margin * o for t, o in zip(times, other))
 
 
-PACKED_KINDS = {"fp32-onednn": "onednn", "fp32-mkl": "mkl"}
+PACKED_KINDS = {"fp32-onednn": "onednn", "fp32-mkl": "mkl"}  # time_formats' key: Fp32Kernel.kind
 
 
 def packed_from(timings: dict[str, list[float]], kind: str = "fp32-onednn", margin: float = 0.9,
@@ -203,8 +203,7 @@ def fp32_times(timings: dict[str, list[float]], margin: float = 0.9,
     kernel = fp32_kernel(timings, margin, widths)
     if kernel is None:
         return list(timings["fp32"])
-    kind = next(key for key, name in PACKED_KINDS.items() if name == kernel.kind)
-    return _kernel_times(timings, kind, kernel.start, widths)
+    return _kernel_times(timings, f"fp32-{kernel.kind}", kernel.start, widths)
 
 
 def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
@@ -216,9 +215,8 @@ def pick_format(timings: dict[str, list[float]], margin: float = 0.9) -> str:
     matmuls differs by format), fp32 against fp16 is decided on those."""
     fp32 = fp32_times(timings, margin)
     best, times = "fp32", fp32
-    ours, theirs = ("forward-fp16", "forward-fp32") if "forward-fp16" in timings else ("fp16", None)
-    if ours in timings:
-        reference = timings[theirs] if theirs else fp32
-        if statistics.geometric_mean(timings[ours]) <= margin * statistics.geometric_mean(reference):
-            best, times = "fp16", timings["fp16"]
+    fp16, reference = (timings["forward-fp16"], timings["forward-fp32"]) if "forward-fp16" in timings \
+        else (timings.get("fp16"), fp32)
+    if fp16 and statistics.geometric_mean(fp16) <= margin * statistics.geometric_mean(reference):
+        best, times = "fp16", timings["fp16"]
     return "bf16" if "bf16" in timings and _beats(timings["bf16"], times, margin) else best

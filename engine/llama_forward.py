@@ -364,7 +364,8 @@ def forward(weights: Weights, cache: KVCache, x: torch.Tensor, positions: torch.
     elif weights.stack is not None:
         x = x.clone(memory_format=torch.contiguous_format)  # updated in place, and it may be the caller's
         windowed = next((mask for window, mask in masks.items() if window is not None), None)
-        h = weights.stack.forward(x, cos, sin, cache.data, start, masks.get(None), windowed)
+        plain = _native_mask(masks.get(None), None, start, width, c_attention=True)
+        h = weights.stack.forward(x, cos, sin, cache.data, start, plain, windowed)
     else:
         x = x.clone(memory_format=torch.contiguous_format)  # updated in place, and it may be the caller's
         h = glue.rms_norm(x, weights.layers[0].attn_norm, shape.eps)

@@ -161,20 +161,20 @@ class Stack:
     shape: "Shape"
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: torch.Tensor, start: int,
-                mask: torch.Tensor | None, window_mask: torch.Tensor | None) -> torch.Tensor:
+                mask: tuple[torch.Tensor | None, int], window_mask: torch.Tensor | None) -> torch.Tensor:
         """Every layer on x [w, hidden] (updated in place) over `cache` [layers, 2, kv_heads,
-        capacity, d] from `start`; masks as _layer_mask builds them (for layers without and with
-        a window). Returns the final-normed hidden states [w, hidden]."""
+        capacity, d] from `start`; `mask` is (the mask of keys from.., from) for layers without a
+        window, `window_mask` the whole mask for those with one. Returns the final-normed hidden
+        states [w, hidden]."""
         shape, width = self.shape, x.shape[0]
         h = torch.empty_like(x)
         rows = 3 * shape.q_size + 2 * shape.kv_size + shape.hidden + 3 * self.model.inter
         scratch = x.new_empty(width * rows)
-        plain = None if mask is None else mask[:, start:]  # the prefix columns of a windowless mask are all 0
-        stride = start + width
+        plain, plain_from = mask
         self.glue.lib.dp_forward(ctypes.byref(self.model), x.data_ptr(), h.data_ptr(), width, cos.data_ptr(),
                                  sin.data_ptr(), cache.data_ptr(), cache.shape[3], start,
-                                 None if plain is None else plain.data_ptr(), start if plain is not None else stride,
-                                 None if window_mask is None else window_mask.data_ptr(), stride,
+                                 None if plain is None else plain.data_ptr(), plain_from,
+                                 None if window_mask is None else window_mask.data_ptr(), start + width,
                                  torch.get_num_threads(), scratch.data_ptr())
         return h
 
