@@ -12,6 +12,7 @@ tree and cuts each where the model disagrees with it. With k = 1 and no n-gram i
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import torch
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
+from engine.prompt_window import TAIL_CHARS, prompt_text
 from engine.sequence import Sequence as KVSequence, prefill, remember
 from engine.tree import DraftTree, Trie, select
 
@@ -49,8 +51,6 @@ DEFAULT_BRANCH = 0.7
 # The check also runs the model's likeliest next tokens after the prompt, this many: on the shipped
 # suggest prompts and corpus excerpts, the word typed next was among the top 4 in 9 of 16 texts.
 NEXT_WORDS = 4
-# The prompt window moves in steps of this many characters (see stable_window_start).
-WINDOW_STEP = 512
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Suggestion:
     score: float  # mean log-probability per token under the model (higher is better)
     token_ids: list[int] = field(default_factory=list)
     complete: bool = True  # False: cut short where the model disagreed with the draft
+    stopped: bool = False  # True: it ends at a sentence end, a line end or EOS, not at the token limit
 
 
 @dataclass
@@ -77,12 +78,15 @@ class _Draft:
     tokens: list[int]
     score: float  # running sum of per-step scores (after the check: exact log-probabilities)
     complete: bool = True  # False once the check had to cut it short
+    stopped: bool = False  # ends at a stop (see Suggestion.stopped)
 
 
-def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail_chars: int = 1500) -> list[int]:
-    """The ids the model continues from. `raw` continues the text as a document; `chat` asks the
-    instruct model to continue and pre-fills its answer with the text's last part."""
-    text = prefix[stable_window_start(prefix, tail_chars):]
+def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail_chars: int = TAIL_CHARS,
+                          heading: str = "") -> list[int]:
+    """The ids the model continues from: `heading`, then the end of `prefix` (engine.prompt_window).
+    `raw` continues the text as a document; `chat` asks the instruct model to continue and
+    pre-fills its answer with the text's last line."""
+    text = prompt_text(prefix, heading, tail_chars)
     tokenizer = lm.tokenizer
     if style == "raw" or not getattr(tokenizer, "chat_template", None):
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -93,18 +97,6 @@ def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail
     head = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
     head = list(head["input_ids"] if isinstance(head, dict) else head)
     return head + list(tokenizer(tail, add_special_tokens=False)["input_ids"])
-
-
-def stable_window_start(text: str, tail_chars: int, step: int = WINDOW_STEP) -> int:
-    """Where the last ~`tail_chars` characters start, moved only once every `step` characters of
-    growth and then to the next word boundary: typing at the end keeps the window's start (and so
-    its token prefix, which the prefix cache reuses) fixed, instead of shifting it every keystroke."""
-    start = max(0, len(text) - tail_chars)
-    start -= start % step
-    if start == 0:
-        return 0
-    space = next((i for i in range(start, len(text)) if text[i].isspace()), start)
-    return space + 1 if space < len(text) - 1 else start
 
 
 class _Pieces:
@@ -125,6 +117,8 @@ class _Stops:
     piece: _Pieces
     at_sentence: bool
     min_tokens: int
+    whole_words: bool = False  # a draft the token limit cuts ends at its last whole word
+    known_words: frozenset[str] = frozenset()  # the prompt's words (see may_end_on)
 
     def ends_before(self, token: int, length: int) -> bool:
         """The token is not part of the suggestion: EOS, or a line end once there is text."""
@@ -134,6 +128,18 @@ class _Stops:
         """The token, at position `length` (1-based), closes the suggestion: a sentence end."""
         return self.at_sentence and length >= self.min_tokens and self.piece(token).rstrip().endswith(SENTENCE_ENDS)
 
+    def may_end_on(self, token: int) -> bool:
+        """Whether a suggestion whose next token is unknown may end with this one. With
+        `whole_words`: punctuation, or a new word that the prompt has as a word, or else one that
+        starts none of the prompt's words and has three letters or more: a shorter word start is
+        more often a word's first piece (" L" of " Lessee") than a word."""
+        text = self.piece(token)
+        if not self.whole_words or not text[-1:].isalnum():
+            return True
+        word = text.strip()
+        if not text[:1].isspace() or word in self.known_words:
+            return text[:1].isspace()
+        return len(word) >= 3 and not any(known.startswith(word) for known in self.known_words)
 
 # ---- one step: score, extend, mix --------------------------------------------------------------
 
@@ -173,10 +179,10 @@ def extend(drafts: list[_Draft], candidates: list[tuple[float, int, int]], k: in
         parent = drafts[i]
         if stops.ends_before(token, len(parent.tokens)):
             if parent.tokens:
-                ended.append(_Draft(parent.tokens, parent.score))
+                ended.append(_Draft(parent.tokens, parent.score, stopped=True))
             continue
-        child = _Draft(parent.tokens + [token], score)
-        (ended if stops.ends_with(token, len(child.tokens)) else alive).append(child)
+        child = _Draft(parent.tokens + [token], score, stopped=stops.ends_with(token, len(parent.tokens) + 1))
+        (ended if child.stopped else alive).append(child)
     return alive, ended
 
 
@@ -203,29 +209,48 @@ def tree_logits(prompt: list[int], seq: KVSequence, drafts: list[list[int]]) -> 
     return tree, seq.run(tree.tokens, tree.parent, tree.depth)
 
 
+def drop_cut_word(tokens: list[int], piece: Callable[[int], str]) -> list[int]:
+    """`tokens` without their last word ("delivered to the L" -> "delivered to the"), unless that
+    is all they have, or they end in neither a letter nor a digit."""
+    if not tokens or not piece(tokens[-1])[-1:].isalnum():
+        return tokens
+    start = len(tokens) - 1
+    while start > 0 and not piece(tokens[start])[:1].isspace() and piece(tokens[start - 1])[-1:].isalnum():
+        start -= 1
+    return tokens[:start] if start > 0 else tokens
+
+
 def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops, *,
-              grow: bool, complete: bool) -> _Draft | None:
+              grow: bool, complete: bool, stopped: bool = False) -> _Draft | None:
     """The draft up to its first token below the model's best + `floor` (log scale), which the best
     token replaces (the draft is then not complete). A draft that passes whole gets the best next
     token appended when it may `grow`: it was still running, or shortened before the check.
-    The score is the exact log-probability."""
-    node, kept, total = 0, [], 0.0
+    The score is the exact log-probability; `stopped` says the whole draft ended at a stop."""
+    node, kept, lps = 0, [], []
     for token in tokens:
         if float(logprobs[node, token]) < float(logprobs[node].max()) + floor:
-            grow, complete = True, False
+            grow, complete, stopped = True, False, False
             break
         kept.append(token)
-        total += float(logprobs[node, token])
+        lps.append(float(logprobs[node, token]))
         node = tree.children[node][token]
         if stops.ends_with(token, len(kept)):
-            grow = False
+            grow, stopped = False, True
             break
     if grow:
         best_lp, best = logprobs[node].max(dim=-1)
-        if not stops.ends_before(int(best), len(kept)):
-            kept.append(int(best))
-            total += float(best_lp)
-    return _Draft(kept, total, complete) if kept else None
+        token, first = int(best), stops.piece(int(best))[:1]
+        stopped = stops.ends_before(token, len(kept))
+        if stopped:
+            pass
+        elif stops.whole_words and first.isalnum():  # the model goes on with the last word: it is cut
+            kept = drop_cut_word(kept, stops.piece)
+            lps = lps[:len(kept)]
+        elif stops.may_end_on(token):
+            kept.append(token)
+            lps.append(float(best_lp))
+            stopped = stops.ends_with(token, len(kept))
+    return _Draft(kept, sum(lps), complete, stopped) if kept else None
 
 
 def check_drafts(prompt: list[int], seq: KVSequence, ended: list[_Draft], running: list[_Draft],
@@ -247,7 +272,7 @@ def check_drafts(prompt: list[int], seq: KVSequence, ended: list[_Draft], runnin
     for index, (tokens, draft) in enumerate(zip(token_lists, drafts)):
         shortened = len(tokens) < len(draft.tokens)
         kept = cut_draft(tokens, tree, logprobs, floor, stops, grow=shortened or index >= len(ended),
-                         complete=not shortened)
+                         complete=not shortened, stopped=draft.stopped and not shortened)
         if kept is not None:
             checked.append(kept)
     return checked, alternatives(checked, tree, logprobs, floor, stops), tree, logits
@@ -266,8 +291,10 @@ def alternatives(checked: list[_Draft], tree: DraftTree, logprobs: torch.Tensor,
             break  # the check's replacement token: no logits beyond it
         top_lp, top_ids = torch.topk(logprobs[node], 2)
         for lp, alt in zip(top_lp.tolist(), top_ids.tolist()):
-            if alt != token and lp >= float(top_lp[0]) + floor and not stops.ends_before(alt, position):
-                out.append(_Draft(best.tokens[:position] + [alt], total + lp, False))
+            if alt != token and lp >= float(top_lp[0]) + floor and not stops.ends_before(alt, position) \
+                    and stops.may_end_on(alt):
+                out.append(_Draft(best.tokens[:position] + [alt], total + lp, False,
+                                  stops.ends_with(alt, position + 1)))
         total += float(logprobs[node, token])
         node = tree.children[node][token]
     return out
@@ -288,7 +315,7 @@ def pick(tokenizer: object, drafts: list[_Draft], spare: list[_Draft], k: int) -
     for _, draft in sorted(tiered, key=lambda item: (item[0], -_mean(item[1]))):
         text = tokenizer.decode(draft.tokens, skip_special_tokens=True)
         if text.strip() and not any(other.text.startswith(text) or text.startswith(other.text) for other in chosen):
-            chosen.append(Suggestion(text, _mean(draft), list(draft.tokens), draft.complete))
+            chosen.append(Suggestion(text, _mean(draft), list(draft.tokens), draft.complete, draft.stopped))
             if len(chosen) == k:
                 break
     return chosen
@@ -314,9 +341,11 @@ def superposed_decode(
     branch: float = DEFAULT_BRANCH,
     on_update: Callable[[list[Suggestion]], None] | None = None,
     cancel: threading.Event | None = None,
+    whole_words: bool = False,
 ) -> SuperposedOutcome:
     """k drafts decoded together, one forward per step on the mix of their latest tokens, then
-    one exact check of all drafts (`check` = 0 skips it). With k = 1 and α = 0 it is greedy."""
+    one exact check of all drafts (`check` = 0 skips it). With k = 1 and α = 0 it is greedy.
+    `whole_words`: a suggestion that runs into `max_tokens` ends at its last whole word."""
     if k < 1 or max_tokens < 1 or top_m < 1:
         raise UserError("k, max_tokens and top_m must be at least 1")
     if not prompt_ids:
@@ -325,7 +354,8 @@ def superposed_decode(
         raise UserError("the n-gram weight alpha and the check share must be in [0, 1)")
     model, tokenizer, device = lm.model, lm.tokenizer, lm.device
     embed = model.get_input_embeddings()
-    stops = _Stops(set(lm.eos_token_ids), _Pieces(tokenizer), stop_at_sentence, min_tokens)
+    known = frozenset(re.findall(r"\w+", tokenizer.decode(prompt_ids))) if whole_words else frozenset()
+    stops = _Stops(set(lm.eos_token_ids), _Pieces(tokenizer), stop_at_sentence, min_tokens, whole_words, known)
     if ngram is not None and (alpha <= 0 or ngram.empty):
         ngram = None
     history_len = max(ngram.weights) - 1 if ngram is not None else 0
@@ -387,11 +417,14 @@ def superposed_decode(
 
 
 def suggest(lm: LoadedModel, prefix: str, k: int = 3, max_tokens: int = 16, ngram: NgramModel | None = None, *,
-            style: str = "raw", **options: Any) -> list[Suggestion]:
-    """Up to k distinct continuations of `prefix` (the text being typed), best first. `options`
-    go to superposed_decode: `on_update` gets the current drafts after every step and the checked
-    suggestions at the end; a set `cancel` stops early and returns the unchecked drafts so far."""
+            style: str = "raw", heading: str = "", **options: Any) -> list[Suggestion]:
+    """Up to k distinct continuations of `prefix` (the text being typed), best first, each ending
+    at a stop or a whole word; the model reads `heading` first (see suggestion_prompt_ids).
+    `options` go to superposed_decode: `on_update` gets the current drafts after every step and
+    the checked suggestions at the end; a set `cancel` stops early and returns the unchecked
+    drafts so far."""
     if not prefix.strip():
         return []
-    ids = suggestion_prompt_ids(lm, prefix, style)
-    return superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, **options).suggestions
+    ids = suggestion_prompt_ids(lm, prefix, style, heading=heading)
+    return superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, whole_words=True,
+                             **options).suggestions

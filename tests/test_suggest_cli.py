@@ -69,6 +69,20 @@ def test_suggest_plain_output_and_stdin(tiny_model_dir: Path, capsys: pytest.Cap
     assert "2 suggestions" in captured.err
 
 
+def test_suggest_in_a_section_reads_the_document_and_section_titles(tiny_model_dir: Path, draftpad_home: Path,
+                                                                    capsys: pytest.CaptureFixture,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.drafting as drafting
+
+    session = drafting.new_session("adr-nygard", values={"title": "Use PostgreSQL"})
+    seen = []
+    monkeypatch.setattr(drafting, "suggest", lambda lm, text, **kw: seen.append(kw["heading"]) or [])
+    assert main(["suggest", "We will", "--section", str(session.id), "4", "--model", str(tiny_model_dir)]) == 0
+    assert seen == [f"# {session.title}\n\n## {session.section(4).title}\n\n"]
+    assert main(["suggest", "We will", "--section", str(session.id), "9", "--model", str(tiny_model_dir)]) == 2
+    assert "has no section 9" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["suggest", "   "], "the text is empty"),
     (["suggest", "text", "-k", "0"], "-k must be"),

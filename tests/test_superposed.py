@@ -118,17 +118,6 @@ def test_our_forward_gives_the_suggestions_hf_gives(tiny_model_dir: Path) -> Non
     assert got[0].forwards == got[1].forwards
 
 
-def test_the_prompt_window_start_stays_put_while_typing() -> None:
-    from engine.superposed import stable_window_start
-
-    text = "The Lessee shall pay the rent on time. " * 80
-    start = stable_window_start(text, 1500)
-    assert 0 < start and len(text) - start >= 1500 and text[start - 1].isspace()
-    for extra in ("a", " word", " two words", " and a few more words here"):
-        assert stable_window_start(text + extra, 1500) == start
-    assert stable_window_start("short text", 1500) == 0
-
-
 def _violations(lm, prompt_ids: list[int], suggestions: list[Suggestion], share: float) -> int:
     """Tokens whose probability, given the prompt and the suggestion's own earlier tokens, is below
     `share` of the best token's there: what the check promises never to return."""

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="weight of the n-gram model (library, templates, the text) against the model, "
                           "in [0, 1); default 0.3, 0 turns it off")
     cmd.add_argument("--no-library", action="store_true", help="score with the text itself only, not the library")
+    cmd.add_argument("--section", nargs=2, metavar=("ID", "N"), type=int,
+                     help="continue TEXT as section N of session ID: the model reads the document's and the "
+                          "section's titles first, as in the app's editor")
     cmd.add_argument("--json", action="store_true", help='print {"suggestions": [{"text", "score"}...], "seconds"}')
     add_model_options(cmd)
     cmd.set_defaults(func=cmd_suggest)
@@ -40,10 +43,14 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
     if not 0.0 <= alpha < 1.0:
         raise UserError("--alpha must be in [0, 1)")
+    heading = ""
+    if args.section:
+        session = drafting.get_session(args.section[0])
+        heading = drafting.section_heading(session.title, session.section(args.section[1]).title)
     lm = load_lm(args)
     started = time.perf_counter()
-    suggestions = drafting.suggest(lm, text, k=args.k, max_tokens=args.tokens, use_library=not args.no_library,
-                                   alpha=alpha)
+    suggestions = drafting.suggest(lm, text, k=args.k, max_tokens=args.tokens, heading=heading,
+                                   use_library=not args.no_library, alpha=alpha)
     seconds = time.perf_counter() - started
     if args.json:
         print(json.dumps({"suggestions": [{"text": s.text, "score": round(s.score, 4)} for s in suggestions],

@@ -382,14 +382,22 @@ def ask(lm: object, prompt: str, *, system: str = "", on_text: OnText | None = N
     return result
 
 
-def suggest(lm: object, text: str, *, k: int = 3, max_tokens: int = 16, document: str = "",
+def suggest(lm: object, text: str, *, k: int = 3, max_tokens: int = 16, document: str = "", heading: str = "",
             use_library: bool = True, alpha: float | None = None, cancel: threading.Event | None = None) -> list:
     """Up to k distinct continuations of `text` (engine Suggestions, best first), scored with an
-    n-gram model of the library, the templates and `document` (the text being edited)."""
+    n-gram model of the library, the templates and `document` (the text being edited); the
+    model reads `heading` (see section_heading) before the text."""
     from assistant.drafting import suggestions
 
-    return suggestions.suggest(lm, text, k=k, max_tokens=max_tokens, document=document, use_library=use_library,
-                               alpha=alpha, cancel=cancel)
+    return suggestions.suggest(lm, text, k=k, max_tokens=max_tokens, document=document, heading=heading,
+                               use_library=use_library, alpha=alpha, cancel=cancel)
+
+
+def section_heading(document_title: str, section_title: str) -> str:
+    """What a suggestion inside a section reads before its text: the document's and the section's
+    titles, so that a few typed words are continued on the document's subject."""
+    return "".join(f"{mark} {title.strip()}\n\n" for mark, title in (("#", document_title), ("##", section_title))
+                   if title.strip())
 
 
 def refresh_suggestions(lm: object) -> None:

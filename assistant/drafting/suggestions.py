@@ -149,19 +149,21 @@ def ngram_for(lm: LoadedModel, document: str = "", refresh: bool | None = None) 
 
 
 def suggest(lm: LoadedModel, text: str, *, k: int = 3, max_tokens: int = 16, document: str = "",
-            use_library: bool = True, alpha: float | None = None, cancel: object = None) -> list:
-    """k continuations of `text` from one superposed pass. The n-gram model is the library and
-    templates (`use_library`) or only the text itself, plus `document`; none when alpha is 0."""
+            heading: str = "", use_library: bool = True, alpha: float | None = None, cancel: object = None) -> list:
+    """k continuations of `text` from one superposed pass; the model reads `heading` (the
+    document's and the section's titles) first. The n-gram model is the library and templates
+    (`use_library`) or only the text itself, plus `document`; none when alpha is 0."""
     from engine.superposed import DEFAULT_ALPHA
     from engine.superposed import suggest as superposed_suggest
 
     if getattr(lm, "is_server", False):  # the server has no local tokenizer for the n-gram model
         from engine.server import suggest as server_suggest
 
-        return server_suggest(lm, text, k=k, max_tokens=max_tokens, cancel=cancel).suggestions
+        return server_suggest(lm, text, k=k, max_tokens=max_tokens, heading=heading, cancel=cancel).suggestions
     alpha = DEFAULT_ALPHA if alpha is None else alpha
     ngram = None
     if alpha > 0:  # the n-gram model only counts when it has a weight
         own = document or text
         ngram = ngram_for(lm, own) if use_library else NgramModel([document_table(lm, own)])
-    return superposed_suggest(lm, text, k=k, max_tokens=max_tokens, ngram=ngram, alpha=alpha, cancel=cancel)
+    return superposed_suggest(lm, text, k=k, max_tokens=max_tokens, ngram=ngram, alpha=alpha, heading=heading,
+                              cancel=cancel)

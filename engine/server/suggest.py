@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import UserError
+from engine.prompt_window import TAIL_CHARS, prompt_text
 from engine.server.client import ServerError
 from engine.server.model import ServerModel
 
@@ -57,6 +58,15 @@ def cut_suggestion(text: str, min_words: int = 4) -> tuple[str, bool]:
         if ch in SENTENCE_ENDS and words + 1 >= min_words and (i + 1 == len(body) or body[i + 1].isspace()):
             return body[: i + 1], True
     return body.rstrip("\n"), ended
+
+
+def drop_cut_word(text: str) -> str:
+    """A text the token limit ended ("delivered to the L") without its last word, unless that is
+    all it has: the local engine's rule, read on characters since the server's tokens are unknown."""
+    if not text[-1:].isalnum():
+        return text
+    space = max(text.rfind(" "), text.rfind("\t"))
+    return text[:space] if text[:space].strip() else text
 
 
 def mean_logprob(choice: dict, kept_chars: int) -> float:
@@ -110,6 +120,8 @@ class _Collector:
     def add(self, choice: dict) -> None:
         raw = choice.get("text") or ""
         text, ended = cut_suggestion(raw if isinstance(raw, str) else "", self.min_words)
+        if not ended and choice.get("finish_reason") == "length":
+            text = drop_cut_word(text)
         key = " ".join(text.split()).casefold()
         if not key or key in self.seen or len(self.items) >= self.k:
             return
@@ -123,8 +135,9 @@ class _Collector:
 
 
 def suggest(lm: ServerModel, prefix: str, k: int = 3, max_tokens: int = 16, *, cancel: threading.Event | None = None,
-            tail_chars: int = 1500, min_words: int = 4, seed: int = 0) -> SuggestOutcome:
-    """Up to k distinct continuations of `prefix`, best score first."""
+            heading: str = "", tail_chars: int = TAIL_CHARS, min_words: int = 4, seed: int = 0) -> SuggestOutcome:
+    """Up to k distinct continuations of `prefix`, best score first; the model reads `heading`
+    first (engine.prompt_window)."""
     if k < 1 or max_tokens < 1:
         raise UserError("k and max_tokens must be at least 1")
     outcome = SuggestOutcome([])
@@ -133,7 +146,7 @@ def suggest(lm: ServerModel, prefix: str, k: int = 3, max_tokens: int = 16, *, c
     if cancel is not None and cancel.is_set():
         outcome.cancelled = True
         return outcome
-    prompt = prefix[-tail_chars:]
+    prompt = prompt_text(prefix, heading, tail_chars)
     found = _Collector(k, min_words)
     started = time.perf_counter()
     if k > 1 and lm.honours_n is not False:

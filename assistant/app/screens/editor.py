@@ -524,7 +524,13 @@ class EditorScreen(DraftpadScreen):
         """Runs in the ghost-text worker thread."""
         if self.generating:
             return []
-        return continuations(self.dp.host, prefix, cancel, document=self._document_text)
+        return continuations(self.dp.host, prefix, cancel, document=self._document_text, heading=self._heading)
+
+    @property
+    def _heading(self) -> str:
+        if self.session is None or self.section is None:
+            return ""
+        return core.drafting().section_heading(self.session.title, self.section.title)
 
     @property
     def _document_text(self) -> str:

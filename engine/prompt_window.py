@@ -1,0 +1,30 @@
+"""The part of a long text a suggestion request sends to the model.
+
+Both the local engine and the servers keep the KV of a prompt's longest common prefix, so the
+window's start must stay put while the person types at the end of the text.
+"""
+
+from __future__ import annotations
+
+# The window moves in steps of this many characters.
+WINDOW_STEP = 512
+TAIL_CHARS = 1500
+
+
+def stable_window_start(text: str, tail_chars: int = TAIL_CHARS, step: int = WINDOW_STEP) -> int:
+    """Where the last ~`tail_chars` characters start, moved only once every `step` characters of
+    growth and then to the next word boundary: typing at the end keeps the window's start (and so
+    its token prefix) fixed, instead of shifting it every keystroke."""
+    start = max(0, len(text) - tail_chars)
+    start -= start % step
+    if start == 0:
+        return 0
+    space = next((i for i in range(start, len(text)) if text[i].isspace()), start)
+    return space + 1 if space < len(text) - 1 else start
+
+
+def prompt_text(prefix: str, heading: str = "", tail_chars: int = TAIL_CHARS) -> str:
+    """`heading` (a document's title and the section's, say) and then the window of `prefix`:
+    the heading stays however long the text grows, since it tells a small model what the text is
+    about when the window alone does not."""
+    return heading + prefix[stable_window_start(prefix, tail_chars):]
