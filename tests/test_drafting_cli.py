@@ -116,6 +116,17 @@ def test_draft_all_of_sections_written_from_facts_loads_no_model(capsys: pytest.
     assert code != 0 and "model.gguf" in err  # asked to add to the facts, it needs the model
 
 
+def test_draft_all_names_the_optional_sections_it_leaves(capsys: pytest.CaptureFixture[str]):
+    code, out, _ = run(capsys, "new", "adr-madr", "--set", "title=Use Kafka", "--set", "context=Checkout times out.",
+                       "--set", "options=Kafka; HTTP", "--set", "chosen=Kafka", "--set", "because=it decouples",
+                       "--json")
+    sid = json.loads(out)["id"]
+    for _ in range(2):  # the second time nothing is drafted, and the message still says why
+        code, _, err = run(capsys, "draft", str(sid), "--all", "--quiet", "--model", "/no/such/model.gguf")
+        assert code == 0 and "left for you" in err and "6 'Consequences'" in err and "9 'More Information'" in err
+        assert f"draftpad draft {sid} N" in err and "nothing to draft" not in err
+
+
 def test_a_draft_with_nothing_usable_says_so_and_what_to_do(capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch):
     from assistant.cli import drafting as cli_drafting

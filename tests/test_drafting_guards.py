@@ -437,3 +437,47 @@ def test_a_section_the_model_wrote_from_no_fact_is_named_by_validate_as_its_gues
     assert version.stats.get("from_no_fact") and "unsupported" not in version.stats
     guessed = [f for f in drafting.validate(sid) if f.code == "guessed"]
     assert len(guessed) == 1 and guessed[0].severity == "warning" and "Consequences" in guessed[0].message
+
+
+# -- openings, list items and empty tries --------------------------------------------------------
+
+MADR = {"title": "Use Kafka for order events", "context": "Checkout calls billing over HTTP and times out.",
+        "options": "Kafka topic; HTTP with retries", "chosen": "Kafka topic", "because": "it decouples checkout"}
+
+
+def test_a_generated_sections_opening_ends_its_prompt_and_begins_its_text(scripted) -> None:
+    fake = scripted("it decouples checkout from billing.\n* Bad, because Kafka is one more service to run.")
+    sid = drafting.new_session("adr-madr", values=MADR).id
+    section = adr_section(sid, "Consequences")
+    assert drafting.wording_before_draft(sid, section.id) == "* Good, because"
+    version = drafting.draft_section(sid, section.id, object()).version
+    assert fake.calls[0]["prompt"].endswith("## Consequences\n\n* Good, because")
+    assert version.text == ("* Good, because it decouples checkout from billing.\n"
+                            "* Bad, because Kafka is one more service to run.")
+
+
+def test_prose_that_does_not_finish_the_opening_takes_its_place() -> None:
+    """The guards dropped the line that finished "* Good, because": the opening must not dangle."""
+    template = get_template("adr-madr")
+    assert prompts.join_mixed(template, "* Good, because {draft}", {}, "* Bad, because it costs more.") \
+        == "* Bad, because it costs more."
+    assert prompts.join_mixed(template, "Intro.\n\n* Good, because {draft}", {}, "") == "Intro."
+
+
+def test_clean_section_keeps_links_decimals_and_list_markers() -> None:
+    text = "1. Track it in [issues](https://github.com/adr/madr/issues).\n2. Version 3.5 costs Rs. 5 a month.\n* Done."
+    assert prompts.clean_section(text, "Confirmation") == text
+
+
+def test_an_empty_try_is_drafted_again_and_named_by_validate(scripted) -> None:
+    scripted(prompts.PLAIN_RULE)  # every try only echoes an instruction: nothing usable
+    sid = drafting.new_session("adr-nygard", values=ADR).id
+    section = adr_section(sid, "Consequences")
+    drafting.draft_all(sid, object())
+    assert adr_section(sid, "Consequences").current.text == "" and adr_section(sid, "Consequences").undrafted
+    empty = [f for f in drafting.validate(sid) if f.code == "empty_section"]
+    assert len(empty) == 1 and "the model wrote nothing usable" in empty[0].message
+    again = drafting.draft_all(sid, object())
+    assert [r.title for r in again] == ["Consequences"]
+    drafting.edit_section(sid, section.id, "")  # emptied by the person: on purpose
+    assert not adr_section(sid, "Consequences").undrafted

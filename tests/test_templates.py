@@ -95,6 +95,9 @@ def test_templates_cannot_run_code():
     (MINIMAL.replace('name = "who"', 'name = "who"\ntype = "colour"'), 8, "unknown type 'colour'"),
     (MINIMAL + "\n[[sections]]\ntitle = \"Greeting\"\n", 15, "section id 'greeting' is used twice"),
     (MINIMAL.replace('id = "tiny"', 'id = "tiny"\nscript = "rm -rf /"'), 3, "unknown key 'script'"),
+    (MINIMAL.replace('uses = ["who"]', 'uses = ["who"]\nopening = "Dear"'), 14, "only a generated section has an 'opening'"),
+    (MINIMAL + '\n[[sections]]\ntitle = "Body"\nopening = "Dear {whom},"\n', 17, "opening uses unknown field 'whom'"),
+    (MINIMAL + '\n[[sections]]\ntitle = "Body"\nopening = "Dear {draft}"\n', 17, "no {draft}"),
 ])
 def test_broken_template_reports_file_and_line(broken: str, line: int, message: str):
     with pytest.raises(TemplateError) as caught:
@@ -166,5 +169,6 @@ def test_the_schema_documents_every_key_and_its_example_loads():
     assert render_text(template, template.sections[0].text, {"tenant": "Ravi", "vacate_by": "2025-05-01"}).startswith(
         "To Ravi: you are requested to vacate the premises by 2025-05-01.")
     from assistant.drafting.templates import KNOWN_KEYS
-    for key in KNOWN_KEYS | {"label", "help", "default", "guidance", "uses", "retrieval", "schedule", "max_tokens"}:
+    for key in KNOWN_KEYS | {"label", "help", "default", "guidance", "uses", "retrieval", "schedule", "max_tokens",
+                             "opening"}:
         assert f"`{key}`" in schema or f"`[[{key}]]`" in schema, key

@@ -44,6 +44,12 @@ def test_a_different_date_is_missing():
     assert dt.date(2025, 1, 3) in dates_in("from 1/3/2025")  # and month-first, both accepted
 
 
+def test_a_day_typed_as_a_number_is_found_as_its_ordinal() -> None:
+    # the rent agreement writes rent_due_day '5' as "the 5th day of each month"
+    assert fact_present("text", "5", "on or before the 5th day of each month") == (True, "")
+    assert fact_present("text", "5", "on or before the 15th day of each month") == (False, "5")
+
+
 def test_names_ignore_case_spacing_and_honorifics():
     assert fact_present("person", "Shri Anil Kumar  Sharma", "between ANIL KUMAR SHARMA and")[0]
     assert fact_present("person", "Ms. Priya Nair", "Priya Nair, residing at")[0]

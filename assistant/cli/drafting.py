@@ -209,7 +209,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
         raise UserError("say which: N (or --section N), or --all")
     section_id = session.section(args.section).id if args.section is not None else None
     extend = args.extend or server_settings_for(args) is not None  # a server's model is a larger one
-    todo = [s.id for s in session.sections if args.redraft or s.current is None] if args.all else [section_id]
+    left = {s.id for s in drafting.left_to_the_person(args.id)} if args.all else set()
+    todo = [s.id for s in session.sections if (args.redraft or s.undrafted) and s.id not in left] if args.all \
+        else [section_id]
     lm = _load(args) if any(drafting.needs_model(args.id, sid, extend) for sid in todo) else None
     stream = None if args.quiet else (lambda chunk: print(chunk, end="", flush=True))
 
@@ -225,6 +227,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
             print(f"draftpad: drafting section {position} '{section.title}'", file=sys.stderr, flush=True)
         else:
             _out(f"\n## {position}. {section.title}\n")
+            # the template's words the prose continues ("* Good, because"), so it streams in place
+            if drafting.needs_model(args.id, section.id, extend):
+                print(drafting.wording_before_draft(args.id, section.id), end="", flush=True)
 
     with _stop_on_ctrl_c() as cancel:
         if args.all:
@@ -260,7 +265,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
         if r.used_model and not r.version.text.strip():
             detail += "; nothing usable was written, so the section is empty: write it, or draft it again"
         print(f"draftpad: section {r.position} '{r.title}' v{r.version.version}: {detail}", file=sys.stderr)
-    if not results:
+    unwritten = [s for s in drafting.get_session(args.id).sections if s.id in left and s.undrafted]
+    if unwritten:
+        print(f"draftpad: left for you (optional, and no fact of yours to write them from): "
+              f"{', '.join(f'{s.position} {s.title!r}' for s in unwritten)}; draft one with "
+              f"`draftpad draft {args.id} N`, or remove it with `draftpad outline {args.id} --remove N`", file=sys.stderr)
+    if not results and not unwritten:
         print("draftpad: nothing to draft (every section has text; use --redraft or --section N)", file=sys.stderr)
     if cancel.is_set():
         print("draftpad: interrupted", file=sys.stderr)

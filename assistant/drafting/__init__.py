@@ -242,6 +242,15 @@ def draft_all(session_id: int, lm: object, *, only_planned: bool = True,
                                 use_library=use_library, style=style, extend=extend, on_retry=on_retry)
 
 
+def left_to_the_person(session_id: int) -> list[OutlineSection]:
+    """The sections `draft_all` leaves: optional ones with no fact to write from."""
+    from assistant.drafting import writer
+
+    session = get_session(session_id)
+    template = get_template(session.template_id)
+    return [s for s in session.sections if writer.left_to_the_person(section_spec(template, s.key))]
+
+
 def needs_model(session_id: int, section_id: int, extend: bool = False) -> bool:
     """False for a section the template writes without the model: a fixed one, or (unless
     `extend`) a mixed one whose facts are all given."""
@@ -354,9 +363,7 @@ def wording_before_draft(session_id: int, section_id: int) -> str:
     session = get_session(session_id)
     template = get_template(session.template_id)
     spec = section_spec(template, session.by_id(section_id).key)
-    if spec is None or spec.mode != "mixed":
-        return ""
-    return wording_before_slot(template, spec.text, session.values)
+    return wording_before_slot(template, spec.around_prose, session.values) if spec is not None else ""
 
 
 # -- the model outside a document -----------------------------------------------------------------

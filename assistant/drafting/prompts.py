@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.drafting.quality import sentences
 from assistant.drafting.templates import DRAFT_SLOT, SectionSpec, Template, render_text
 
 Messages = list[dict[str, str]]
@@ -261,7 +262,9 @@ def continuation_prompt(template: Template, heading: str, before: list[DocumentP
 
 # Chatter a small chat model wraps around the text it was asked for.
 _META = re.compile(r"^(?:here is|here are|here's|sure|certainly|of course|this section|the section|note:|i hope|write the|continue)\b", re.I)
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+_ITEM_MARK = re.compile(r"\s*(?:[*+-]|\d{1,3}[.)])\s+")
 
 
 def _key(sentence: str) -> str:
@@ -289,15 +292,17 @@ def clean_section(text: str, title: str, already: str = "", keep_lead: bool = Fa
             lines.pop(0)
             continue
         break
-    seen = {_key(s) for s in _SENTENCE.findall(already) if _key(s)}
-    seen |= {_key(line) for line in already.splitlines() if _key(line)}  # list items end without a stop
+    seen = {_key(s) for s in sentences(already) if _key(s)}
+    # list items end without a stop
+    seen |= {_key(_ITEM_MARK.sub("", line)) for line in already.splitlines() if _key(line)}
     openings: dict[str, int] = {}
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n", "\n".join(lines)):
         kept_lines = []
         for line in paragraph.splitlines():
             kept = []
-            for sentence in _SENTENCE.findall(line):
+            mark = _ITEM_MARK.match(line)  # a list item keeps its marker ("1.", "*")
+            for sentence in sentences(line[mark.end():] if mark else line):
                 key = _key(sentence)
                 if not re.search(r"[a-z]", key) or _META.match(sentence.strip()):
                     continue
@@ -311,7 +316,7 @@ def clean_section(text: str, title: str, already: str = "", keep_lead: bool = Fa
                 seen.add(key)
                 kept.append(sentence.strip())
             if kept:
-                kept_lines.append(" ".join(kept))
+                kept_lines.append((f"{mark.group(0).strip()} " if mark else "") + " ".join(kept))
         if kept_lines:
             paragraphs.append("\n".join(kept_lines))
     cleaned = "\n\n".join(paragraphs).strip()
@@ -341,26 +346,33 @@ def _filled_around_slot(template: Template, fixed_text: str, values: dict[str, s
 def join_mixed(template: Template, fixed_text: str, values: dict[str, str], prose: str) -> str:
     """A mixed section: the fixed wording with fields filled and the model's prose in the {draft} slot."""
     filled = _filled_around_slot(template, fixed_text, values)
-    if not prose.strip():
-        # No prose: the unfinished sentence leading into the slot ("We chose this because") goes
-        # with it, and so does its paragraph if nothing else is left; whole sentences before it stay.
-        kept = []
-        for paragraph in re.split(r"\n\s*\n", filled):
-            if DRAFT_MARKER in paragraph:
-                before = paragraph.split(DRAFT_MARKER, 1)[0]
-                ends = [m.end() for m in re.finditer(r"[.!?;:](?=\s|$)", before)]
-                paragraph = before[:ends[-1]].rstrip() if ends else ""
-                if _LIST_MARKER.fullmatch(paragraph):  # "2. The device of claim 1, wherein": "2." is no sentence
-                    paragraph = ""
-            if paragraph.strip():
-                kept.append(paragraph)
-        filled = "\n\n".join(kept)
     prose = prose.strip()
-    if re.search(r"[\w,][ \t]*" + re.escape(DRAFT_MARKER), filled):  # the slot is inside a sentence
+    inline = re.search(r"[\w,][ \t]*" + re.escape(DRAFT_MARKER), filled) is not None  # the slot is inside a sentence
+    if not prose or (inline and _NEW_ITEM.match(prose)):
+        # No prose, or prose that does not finish the sentence leading into the slot (the guards
+        # dropped the sentence that did, and the next begins a list item): the unfinished sentence
+        # ("We chose this because", "* Good, because") goes, and so does its paragraph if nothing
+        # else is left; whole sentences before it stay.
+        filled = "\n\n".join(_without_unfinished(p) for p in re.split(r"\n\s*\n", filled))
+    elif inline:
         prose = _RESTARTED.sub(lambda m: m.group(0).lower(), prose, count=1)
     return re.sub(r"\n{3,}", "\n\n", filled.replace(DRAFT_MARKER, prose)).strip()
 
 
+def _without_unfinished(paragraph: str) -> str:
+    """A paragraph with the slot: its whole sentences before the slot, then the slot on its own."""
+    if DRAFT_MARKER not in paragraph:
+        return paragraph
+    before = paragraph.split(DRAFT_MARKER, 1)[0]
+    ends = [m.end() for m in re.finditer(r"[.!?;:](?=\s|$)", before)]
+    head = before[:ends[-1]].rstrip() if ends else ""
+    if _LIST_MARKER.fullmatch(head):  # "2. The device of claim 1, wherein": "2." is no sentence
+        head = ""
+    return f"{head}\n\n{DRAFT_MARKER}" if head.strip() else DRAFT_MARKER
+
+
+# Prose that opens a list item or a heading of its own.
+_NEW_ITEM = re.compile(r"(?:[*+-]|\d+[.)]|#+)\s")
 _LIST_MARKER = re.compile(r"\s*(?:\d+|[a-z]|[ivxlc]+)[.)]\s*")
 
 # A small model continuing "We chose this because" sometimes starts a new sentence ("The way we

@@ -55,6 +55,11 @@ class OutlineSection:
     def text(self) -> str:
         return self.current.text if self.current else ""
 
+    @property
+    def undrafted(self) -> bool:
+        """No text yet, or only the model's empty try: not a section the person emptied on purpose."""
+        return self.current is None or (self.current.source == "generated" and not self.current.text.strip())
+
 
 @dataclass(frozen=True)
 class Session:

@@ -55,6 +55,17 @@ class SectionSpec:
     signatures: bool = False  # signature and witness blocks as a borderless table with space to sign
     numbered: bool = False  # every paragraph and list item is a numbered clause (an affidavit's "That ...")
     show_title: bool = True  # false: no heading in print (parties, recitals)
+    opening: str = ""  # a generated section's first words ("* Good, because"), kept in its text
+
+    @property
+    def around_prose(self) -> str:
+        """The template's wording around the model's prose, with the {draft} slot: a mixed
+        section's text, or a generated one's opening and then the prose ('' when neither)."""
+        if self.mode == "mixed":
+            return self.text
+        if self.mode == "generate" and self.opening.strip():
+            return self.opening + ("{" + DRAFT_SLOT + "}" if self.opening.endswith("\n") else " {" + DRAFT_SLOT + "}")
+        return ""
 
 
 LAYOUT_STYLES = ("plain", "legal")
@@ -348,6 +359,18 @@ def _parse_section(data: object, index: int, line: int, field_names: dict[str, s
         stray = [v for v in section_variants if v not in variants]
         if stray:
             raise _Bad("variants", f"{where}: variant '{stray[0]}' is not in the template's variants")
+        opening = _text(data, "opening", where)
+        if opening and mode != "generate":
+            raise _Bad("opening", f"{where}: only a generated section has an 'opening' (a mixed one's text has it)")
+        opening_names = placeholders(opening)
+        if DRAFT_SLOT in opening_names:
+            raise _Bad("opening", f"{where}: the opening is the text before the model's prose: no {{{DRAFT_SLOT}}}")
+        unknown_in_opening = [n for n in opening_names if n not in field_names]
+        if unknown_in_opening:
+            raise _Bad("opening", f"{where}: opening uses unknown field '{unknown_in_opening[0]}'")
+        bad_format = _bad_format(opening, field_names)
+        if bad_format:
+            raise _Bad("opening", f"{where}: {bad_format}")
         max_tokens = data.get("max_tokens", 0)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 0 <= max_tokens <= 4096:
             raise _Bad("max_tokens", f"{where}: 'max_tokens' must be a whole number from 0 to 4096")
@@ -358,7 +381,7 @@ def _parse_section(data: object, index: int, line: int, field_names: dict[str, s
             retrieval=_text(data, "retrieval", where), variants=section_variants,
             schedule=_flag(data, "schedule", where, False), max_tokens=max_tokens,
             signatures=_flag(data, "signatures", where, False), numbered=_flag(data, "numbered", where, False),
-            show_title=_flag(data, "show_title", where, True),
+            show_title=_flag(data, "show_title", where, True), opening=opening,
         )
     except _Bad as exc:
         raise _Located(_key_line(raw, line, exc.key), str(exc)) from None

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.drafting import quality
-from assistant.drafting.indian_format import amount_figures, parse_amount, parse_date
+from assistant.drafting.indian_format import amount_figures, day_ordinal, parse_amount, parse_date
 from assistant.drafting.prompts import scaffolding
 from assistant.drafting.sessions import Session
 from assistant.drafting.templates import FieldSpec, Template, list_items, render_text
@@ -148,7 +148,8 @@ def fact_present(kind: str, value: str, text: str) -> tuple[bool, str]:
         # Honorifics go from both sides: "Shri R. K. Sharma" in the value is "R. K. Sharma" in the text too.
         ok = not words or f" {' '.join(words)} " in f" {' '.join(_name_words(text))} "
         return ok, "" if ok else value
-    ok = f" {norm_words(value)} " in f" {norm_words(text)} "
+    # a bare day number is written as "5th" where the template asks for its ordinal
+    ok = any(f" {norm_words(form)} " in f" {norm_words(text)} " for form in (value, day_ordinal(value)))
     return ok, "" if ok else value
 
 
@@ -184,11 +185,14 @@ def validate_session(template: Template, session: Session) -> list[Finding]:
             continue
         where = f"section {section.position} '{section.title}'"
         if not section.text.strip():
-            if not spec.required and section.current:
+            if not spec.required and not section.undrafted:
                 continue  # left empty on purpose (no other terms, say): export leaves it out
             severity = "error" if spec.required else "warning"
             code = "empty_section" if section.current else "not_drafted"
-            findings.append(Finding(code, f"{where} is {'empty' if section.current else 'not drafted yet'}",
+            state = "not drafted yet" if section.current is None else \
+                "empty: the model wrote nothing usable (write it, draft it again, or remove it)" \
+                if section.current.source == "generated" else "empty"
+            findings.append(Finding(code, f"{where} is {state}",
                                     severity, section.position, section.title))
             continue
         for name in spec.uses:

@@ -134,7 +134,7 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
     finally:
         if own_library:
             examples.close(library)
-    fixed = spec.text if spec is not None and spec.mode == "mixed" else ""
+    fixed = spec.around_prose if spec is not None else ""
     fixed_text = render_text(template, fixed, session.values) if fixed else ""
     prior = [prompts.PriorSection(s.title, s.text, s.status == "accepted") for s in session.sections[: position - 1]]
     if shape == "continue":
@@ -297,7 +297,7 @@ def draft_all(store: SessionStore, session_id: int, lm: object, *, only_planned:
         for section in session.sections:
             if cancel is not None and cancel.is_set():
                 break
-            if only_planned and section.current is not None:
+            if only_planned and not section.undrafted:
                 continue
             if left_to_the_person(section_spec(template, section.key)):
                 continue
