@@ -28,3 +28,19 @@ def prompt_text(prefix: str, heading: str = "", tail_chars: int = TAIL_CHARS) ->
     the heading stays however long the text grows, since it tells a small model what the text is
     about when the window alone does not."""
     return heading + prefix[stable_window_start(prefix, tail_chars):]
+
+
+def without_typed_space(prefix: str) -> tuple[str, bool]:
+    """`prefix` without the spaces typed at its end, and whether it had any. A BPE model keeps a
+    word's space in the word's token, so a prompt ending in a space asks it to go on from a lone
+    space token, which it rarely saw: after "because billing " SmolLM2 offered "100% of the time."
+    where after "because billing" it offers " is simplified and more efficient."."""
+    stripped = prefix.rstrip(" ")
+    return stripped, stripped != prefix
+
+
+def after_typed_space(text: str) -> str | None:
+    """A continuation of the prompt without its typed space, as what follows that space; None when
+    it does not start with a space (it would go on with the word the person has ended)."""
+    rest = text[1:] if text.startswith(" ") else ""
+    return rest if rest.strip() else None

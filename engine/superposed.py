@@ -15,7 +15,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -23,7 +23,7 @@ import torch
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
-from engine.prompt_window import TAIL_CHARS, prompt_text
+from engine.prompt_window import TAIL_CHARS, after_typed_space, prompt_text, without_typed_space
 from engine.sequence import Sequence as KVSequence, prefill, remember
 from engine.tree import DraftTree, Trie, select
 
@@ -422,9 +422,14 @@ def suggest(lm: LoadedModel, prefix: str, k: int = 3, max_tokens: int = 16, ngra
     at a stop or a whole word; the model reads `heading` first (see suggestion_prompt_ids).
     `options` go to superposed_decode: `on_update` gets the current drafts after every step and
     the checked suggestions at the end; a set `cancel` stops early and returns the unchecked
-    drafts so far."""
+    drafts so far. After a typed space, the model continues the text before it (see
+    engine.prompt_window.without_typed_space) and each suggestion starts after that space."""
+    prefix, spaced = without_typed_space(prefix)
     if not prefix.strip():
         return []
     ids = suggestion_prompt_ids(lm, prefix, style, heading=heading)
-    return superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, whole_words=True,
-                             **options).suggestions
+    found = superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, whole_words=True,
+                              **options).suggestions
+    if not spaced:
+        return found
+    return [replace(s, text=rest) for s in found if (rest := after_typed_space(s.text)) is not None]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.prompt_window import prompt_text, stable_window_start
+from engine.prompt_window import after_typed_space, prompt_text, stable_window_start, without_typed_space
 from engine.server.suggest import _Collector, drop_cut_word as drop_cut_text
-from engine.superposed import _Stops, cut_draft, drop_cut_word
+from engine.superposed import _Stops, cut_draft, drop_cut_word, suggestion_prompt_ids
 from engine.tree import Trie, select
 
 VOCAB = ["<root>", " delivered", " to", " the", " L", "essee", " court", ".", ",", " Post", " consid", "er",
@@ -133,3 +133,23 @@ def test_the_editor_hands_the_whole_text_and_the_heading_to_the_engine(monkeypat
     continuations(Host(), text, threading.Event(), heading=drafting.section_heading("Lease", "Rent"))
     assert seen == [(text, "# Lease\n\n## Rent\n\n")]
     assert drafting.section_heading("", " Rent ") == "## Rent\n\n"
+
+
+def test_a_typed_space_is_left_to_the_suggestions_to_follow() -> None:
+    assert without_typed_space("because billing  ") == ("because billing", True)
+    assert without_typed_space("because billing") == ("because billing", False)
+    assert after_typed_space(" is simplified.") == "is simplified."
+    assert after_typed_space("ed by the team.") is None  # goes on with the word the space ended
+    assert after_typed_space(" ") is None
+
+
+def test_after_a_typed_space_the_suggestions_are_those_of_the_text_before_it(tiny_model_dir) -> None:
+    from engine import load_model
+    from engine.superposed import suggest
+
+    lm = load_model(str(tiny_model_dir))
+    options = dict(k=3, max_tokens=6, alpha=0.0, stop_at_sentence=False)
+    before = suggest(lm, "The monthly rent is", **options)
+    spaced = suggest(lm, "The monthly rent is ", **options)
+    assert [s.text for s in spaced] == [s.text[1:] for s in before if s.text.startswith(" ") and s.text[1:].strip()]
+    assert lm.state.prefixes.reused_tokens >= len(suggestion_prompt_ids(lm, "The monthly rent is"))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import UserError
-from engine.prompt_window import TAIL_CHARS, prompt_text
+from engine.prompt_window import TAIL_CHARS, after_typed_space, prompt_text, without_typed_space
 from engine.server.client import ServerError
 from engine.server.model import ServerModel
 
@@ -141,6 +141,7 @@ def suggest(lm: ServerModel, prefix: str, k: int = 3, max_tokens: int = 16, *, c
     if k < 1 or max_tokens < 1:
         raise UserError("k and max_tokens must be at least 1")
     outcome = SuggestOutcome([])
+    prefix, spaced = without_typed_space(prefix)  # as the local engine does; the suggestions follow the space
     if not prefix.strip():
         return outcome
     if cancel is not None and cancel.is_set():
@@ -181,6 +182,9 @@ def suggest(lm: ServerModel, prefix: str, k: int = 3, max_tokens: int = 16, *, c
     outcome.seconds = time.perf_counter() - started
     outcome.suggestions = sorted(found.items, key=lambda s: -s.score) if any(s.score for s in found.items) \
         else found.items
+    if spaced:
+        outcome.suggestions = [replace(s, text=rest) for s in outcome.suggestions
+                               if (rest := after_typed_space(s.text)) is not None]
     return outcome
 
 
