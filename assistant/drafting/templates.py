@@ -345,12 +345,7 @@ def _parse_section(data: object, index: int, line: int, field_names: dict[str, s
             raise _Bad("text", f"{where}: a mixed section's text needs a {{{DRAFT_SLOT}}} slot")
         if mode != "mixed" and DRAFT_SLOT in names:
             raise _Bad("text", f"{where}: only a mixed section may have a {{{DRAFT_SLOT}}} slot")
-        unknown = [n for n in names if n != DRAFT_SLOT and n not in field_names]
-        if unknown:
-            raise _Bad("text", f"{where}: text uses unknown field '{unknown[0]}'")
-        bad_format = _bad_format(text, field_names)
-        if bad_format:
-            raise _Bad("text", f"{where}: {bad_format}")
+        _check_fields("text", text, where, field_names)
         uses = _strings(data, "uses", where)
         bad = [n for n in uses if n not in field_names]
         if bad:
@@ -362,15 +357,9 @@ def _parse_section(data: object, index: int, line: int, field_names: dict[str, s
         opening = _text(data, "opening", where)
         if opening and mode != "generate":
             raise _Bad("opening", f"{where}: only a generated section has an 'opening' (a mixed one's text has it)")
-        opening_names = placeholders(opening)
-        if DRAFT_SLOT in opening_names:
+        if DRAFT_SLOT in placeholders(opening):
             raise _Bad("opening", f"{where}: the opening is the text before the model's prose: no {{{DRAFT_SLOT}}}")
-        unknown_in_opening = [n for n in opening_names if n not in field_names]
-        if unknown_in_opening:
-            raise _Bad("opening", f"{where}: opening uses unknown field '{unknown_in_opening[0]}'")
-        bad_format = _bad_format(opening, field_names)
-        if bad_format:
-            raise _Bad("opening", f"{where}: {bad_format}")
+        _check_fields("opening", opening, where, field_names)
         max_tokens = data.get("max_tokens", 0)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 0 <= max_tokens <= 4096:
             raise _Bad("max_tokens", f"{where}: 'max_tokens' must be a whole number from 0 to 4096")
@@ -391,6 +380,16 @@ KNOWN_KEYS = {"id", "name", "kind", "description", "fields", "sections", "varian
               "max_extra_sections", "layout"}
 LAYOUT_KEYS = {"style", "font", "font_size", "justify", "paper", "page_numbers", "clause_numbering", "stamp_space_cm",
                "front_matter"}
+
+
+def _check_fields(key: str, text: str, where: str, field_types: dict[str, str]) -> None:
+    """Every `{name}` in a section's `key` is a declared field (or the draft slot) in one of its formats."""
+    unknown = [n for n in placeholders(text) if n != DRAFT_SLOT and n not in field_types]
+    if unknown:
+        raise _Bad(key, f"{where}: {key} uses unknown field '{unknown[0]}'")
+    bad_format = _bad_format(text, field_types)
+    if bad_format:
+        raise _Bad(key, f"{where}: {bad_format}")
 
 
 def _bad_format(text: str, field_types: dict[str, str]) -> str:
