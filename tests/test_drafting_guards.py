@@ -191,6 +191,17 @@ def test_planner_extras_need_support_and_never_echo_instructions() -> None:
     assert prompts.merge_plan(template.sections, proposed, 3, RENT, [])[1] == []
 
 
+def test_a_free_form_plan_drops_titles_that_name_nothing_and_says_when_none_is_left(scripted) -> None:
+    scripted("1. Overview\n2. Structure of the document\n3. What's the plan?\n4. What to do\n")
+    sid = drafting.new_session("custom", values={"title": "Onboarding guide", "purpose": "Ship a first change."}).id
+    result = drafting.plan(sid, object())
+    assert result.added == [] and [s.title for s in result.session.sections] == ["Overview"]
+    assert "add your own sections" in result.notice
+    template = get_template("custom")
+    assert prompts.merge_plan(template.sections, ["Local setup", "Structure of the document"], 3, {},
+                              ["Local setup", "Structure of the document"])[1] == ["Local setup"]
+
+
 def test_a_template_with_fixed_sections_is_planned_without_the_model(scripted) -> None:
     fake = scripted("1. Alternatives\n2. The document should have the following sections\n")
     sid = drafting.new_session("adr-nygard", values=ADR).id

@@ -62,4 +62,6 @@ def plan(store: SessionStore, session_id: int, lm: object, *, on_text: Callable[
     outline, extras = prompts.merge_plan(specs, proposed, template.max_extra_sections, known, supported)
     rows = [(item.id, item.title, item.guidance) if isinstance(item, SectionSpec) else ("", item, "") for item in outline]
     store.replace_outline(session_id, rows)
-    return PlanResult(store.get(session_id), proposed, extras, "", result.text)
+    notice = "" if extras else ("the model proposed no section the outline lacks (its titles repeated the outline's, "
+                                "the facts, or named nothing): add your own sections to the outline")
+    return PlanResult(store.get(session_id), proposed, extras, notice, result.text)

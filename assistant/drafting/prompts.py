@@ -155,6 +155,19 @@ def instruction_echo(title: str) -> bool:
     return len(found) >= 2 or title.rstrip().endswith(":")
 
 
+# Words that say nothing of what a section holds; a title made of them only names no subject.
+_EMPTY_TITLE_WORDS = {"document", "documents", "structure", "description", "content", "contents", "plan", "section",
+                      "sections", "part", "parts", "details", "information", "what", "do", "the", "of", "to", "a",
+                      "s", "is", "this", "next", "step", "steps", "other", "misc", "miscellaneous"}
+
+
+def names_nothing(title: str) -> bool:
+    """A 'title' with no subject: the small model's filler when it runs out of ideas ("Structure
+    of the document", "What's the plan?", "What to do")."""
+    words = set(re.findall(r"[a-z]+", title.casefold()))
+    return not words or words <= _EMPTY_TITLE_WORDS
+
+
 def supported_by(title: str, supported: list[str]) -> str:
     """The supported heading `title` stands for ("" for none): most of its words must be there."""
     words = _title_words(title)
@@ -179,7 +192,8 @@ def merge_plan(specs: tuple[SectionSpec, ...], proposed: list[str], max_extra: i
     """
     extras: list[str] = []
     for title in proposed:
-        if any(matches(title, s) for s in specs) or echoes_facts(title, values or {}) or instruction_echo(title):
+        if any(matches(title, s) for s in specs) or echoes_facts(title, values or {}) or instruction_echo(title) \
+                or names_nothing(title):
             continue
         heading = supported_by(title, list(supported))
         if heading and heading.casefold() not in {e.casefold() for e in extras} \
