@@ -141,3 +141,21 @@ def test_a_draft_with_nothing_usable_says_so_and_what_to_do(capsys: pytest.Captu
     assert code == 0
     assert "[the first draft was unusable: trying once more]" in err
     assert "section 4 'Consequences' v1:" in err and "nothing usable was written, so the section is empty" in err
+
+
+def test_a_draft_whose_checks_dropped_a_streamed_sentence_says_so(capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    from assistant.cli import drafting as cli_drafting
+    from assistant.drafting import examples, model_calls, prompts
+    from tests.fixtures_drafting import Scripted
+
+    kept = "Operations must now back up and upgrade a PostgreSQL server for the events."
+    monkeypatch.setattr(cli_drafting, "_load", lambda args: object())
+    monkeypatch.setattr(model_calls, "generate", Scripted([f"{kept} {prompts.PLAIN_RULE}"]))
+    monkeypatch.setattr(examples, "open_library", lambda: None)
+    sid = new_adr(capsys)
+    code, out, err = run(capsys, "draft", str(sid), "4")
+    assert code == 0 and prompts.PLAIN_RULE in out  # it streamed
+    assert f"the checks left out 1 sentence of what streamed (`draftpad show {sid}`" in err
+    code, out, _ = run(capsys, "show", str(sid), "--json")
+    assert prompts.PLAIN_RULE not in json.loads(out)["sections"][3]["text"]

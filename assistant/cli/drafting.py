@@ -264,6 +264,11 @@ def cmd_draft(args: argparse.Namespace) -> int:
                   if r.version.method == drafting.FROM_FACTS else "from the template")
         if r.used_model and not r.version.text.strip():
             detail += "; nothing usable was written, so the section is empty: write it, or draft it again"
+        elif r.used_model and stats.get("dropped_sentences", 0) > 0:
+            # what streamed is not what was kept: say so, or the person takes the stream for the section
+            dropped = stats["dropped_sentences"]
+            detail += (f"; the checks left out {dropped} sentence{'s' if dropped > 1 else ''} of what streamed "
+                       f"(`draftpad show {args.id}` prints what was kept)")
         print(f"draftpad: section {r.position} '{r.title}' v{r.version.version}: {detail}", file=sys.stderr)
     unwritten = [s for s in drafting.get_session(args.id).sections if s.id in left and s.undrafted]
     if unwritten:
