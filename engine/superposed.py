@@ -59,7 +59,6 @@ class Suggestion:
     score: float  # mean log-probability per token under the model (higher is better)
     token_ids: list[int] = field(default_factory=list)
     complete: bool = True  # False: cut short where the model disagreed with the draft
-    stopped: bool = False  # True: it ends at a sentence end, a line end or EOS, not at the token limit
 
 
 @dataclass
@@ -78,7 +77,6 @@ class _Draft:
     tokens: list[int]
     score: float  # running sum of per-step scores (after the check: exact log-probabilities)
     complete: bool = True  # False once the check had to cut it short
-    stopped: bool = False  # ends at a stop (see Suggestion.stopped)
 
 
 def suggestion_prompt_ids(lm: LoadedModel, prefix: str, style: str = "raw", tail_chars: int = TAIL_CHARS,
@@ -141,6 +139,7 @@ class _Stops:
             return text[:1].isspace()
         return len(word) >= 3 and not any(known.startswith(word) for known in self.known_words)
 
+
 # ---- one step: score, extend, mix --------------------------------------------------------------
 
 def token_scores(top_lp: list[float], top_ids: list[int], history: list[int], ngram: NgramModel | None,
@@ -179,10 +178,10 @@ def extend(drafts: list[_Draft], candidates: list[tuple[float, int, int]], k: in
         parent = drafts[i]
         if stops.ends_before(token, len(parent.tokens)):
             if parent.tokens:
-                ended.append(_Draft(parent.tokens, parent.score, stopped=True))
+                ended.append(_Draft(parent.tokens, parent.score))
             continue
-        child = _Draft(parent.tokens + [token], score, stopped=stops.ends_with(token, len(parent.tokens) + 1))
-        (ended if child.stopped else alive).append(child)
+        child = _Draft(parent.tokens + [token], score)
+        (ended if stops.ends_with(token, len(child.tokens)) else alive).append(child)
     return alive, ended
 
 
@@ -221,36 +220,35 @@ def drop_cut_word(tokens: list[int], piece: Callable[[int], str]) -> list[int]:
 
 
 def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor: float, stops: _Stops, *,
-              grow: bool, complete: bool, stopped: bool = False) -> _Draft | None:
+              grow: bool, complete: bool) -> _Draft | None:
     """The draft up to its first token below the model's best + `floor` (log scale), which the best
     token replaces (the draft is then not complete). A draft that passes whole gets the best next
     token appended when it may `grow`: it was still running, or shortened before the check.
-    The score is the exact log-probability; `stopped` says the whole draft ended at a stop."""
+    With `stops.whole_words`, the draft ends on a whole word: where the model's best next token goes
+    on with the last word, that word goes; a new word is appended only if it may end a suggestion.
+    The score is the exact log-probability."""
     node, kept, lps = 0, [], []
     for token in tokens:
         if float(logprobs[node, token]) < float(logprobs[node].max()) + floor:
-            grow, complete, stopped = True, False, False
+            grow, complete = True, False
             break
         kept.append(token)
         lps.append(float(logprobs[node, token]))
         node = tree.children[node][token]
         if stops.ends_with(token, len(kept)):
-            grow, stopped = False, True
+            grow = False
             break
     if grow:
         best_lp, best = logprobs[node].max(dim=-1)
-        token, first = int(best), stops.piece(int(best))[:1]
-        stopped = stops.ends_before(token, len(kept))
-        if stopped:
-            pass
-        elif stops.whole_words and first.isalnum():  # the model goes on with the last word: it is cut
+        token = int(best)
+        goes_on = stops.whole_words and stops.piece(token)[:1].isalnum()  # with the last word: it is cut
+        if goes_on and not stops.ends_before(token, len(kept)):
             kept = drop_cut_word(kept, stops.piece)
             lps = lps[:len(kept)]
-        elif stops.may_end_on(token):
+        elif not stops.ends_before(token, len(kept)) and stops.may_end_on(token):
             kept.append(token)
             lps.append(float(best_lp))
-            stopped = stops.ends_with(token, len(kept))
-    return _Draft(kept, sum(lps), complete, stopped) if kept else None
+    return _Draft(kept, sum(lps), complete) if kept else None
 
 
 def check_drafts(prompt: list[int], seq: KVSequence, ended: list[_Draft], running: list[_Draft],
@@ -272,7 +270,7 @@ def check_drafts(prompt: list[int], seq: KVSequence, ended: list[_Draft], runnin
     for index, (tokens, draft) in enumerate(zip(token_lists, drafts)):
         shortened = len(tokens) < len(draft.tokens)
         kept = cut_draft(tokens, tree, logprobs, floor, stops, grow=shortened or index >= len(ended),
-                         complete=not shortened, stopped=draft.stopped and not shortened)
+                         complete=not shortened)
         if kept is not None:
             checked.append(kept)
     return checked, alternatives(checked, tree, logprobs, floor, stops), tree, logits
@@ -293,8 +291,7 @@ def alternatives(checked: list[_Draft], tree: DraftTree, logprobs: torch.Tensor,
         for lp, alt in zip(top_lp.tolist(), top_ids.tolist()):
             if alt != token and lp >= float(top_lp[0]) + floor and not stops.ends_before(alt, position) \
                     and stops.may_end_on(alt):
-                out.append(_Draft(best.tokens[:position] + [alt], total + lp, False,
-                                  stops.ends_with(alt, position + 1)))
+                out.append(_Draft(best.tokens[:position] + [alt], total + lp, False))
         total += float(logprobs[node, token])
         node = tree.children[node][token]
     return out
@@ -315,7 +312,7 @@ def pick(tokenizer: object, drafts: list[_Draft], spare: list[_Draft], k: int) -
     for _, draft in sorted(tiered, key=lambda item: (item[0], -_mean(item[1]))):
         text = tokenizer.decode(draft.tokens, skip_special_tokens=True)
         if text.strip() and not any(other.text.startswith(text) or text.startswith(other.text) for other in chosen):
-            chosen.append(Suggestion(text, _mean(draft), list(draft.tokens), draft.complete, draft.stopped))
+            chosen.append(Suggestion(text, _mean(draft), list(draft.tokens), draft.complete))
             if len(chosen) == k:
                 break
     return chosen

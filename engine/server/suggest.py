@@ -62,7 +62,7 @@ def cut_suggestion(text: str, min_words: int = 4) -> tuple[str, bool]:
 
 def drop_cut_word(text: str) -> str:
     """A text the token limit ended ("delivered to the L") without its last word, unless that is
-    all it has: the local engine's rule, read on characters since the server's tokens are unknown."""
+    all it has: the server's next token is unknown, so whether the word was whole is too."""
     if not text[-1:].isalnum():
         return text
     space = max(text.rfind(" "), text.rfind("\t"))
