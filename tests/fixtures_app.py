@@ -55,10 +55,13 @@ class Gate:
     text into the app waits (inside its next hand-over of text, StreamRelay.push) until released,
     so a test can press keys while a generation is certainly still running. It holds the worker,
     not a forward, so it works whichever forward the engine runs (ours or transformers'). The
-    hand-over is patched for the whole class until release()."""
+    hand-over is patched for the whole class until release(). `after_chars`: hold once that
+    much text has been handed over (the screen shows streamed text a few times a second, so a
+    fast tiny model may finish before the screen shows any)."""
 
-    def __init__(self, app: DraftpadApp, when: Callable[[], bool]) -> None:
-        self.when = when
+    def __init__(self, app: DraftpadApp, when: Callable[[], bool] | None = None, after_chars: int = 0) -> None:
+        self.pushed = 0
+        self.when = when or (lambda: self.pushed >= after_chars)
         self.reached = threading.Event()
         self.opened = threading.Event()
         self._original = original = StreamRelay.push
@@ -66,6 +69,7 @@ class Gate:
         def push(relay: StreamRelay, chunk: str) -> None:
             # always a worker thread. One hold: once reached, `when` is not asked again (it may
             # read widgets of a screen the test has since left, from another worker's hand-over)
+            self.pushed += len(chunk)
             if not self.reached.is_set() and self.when():
                 self.reached.set()
                 self.opened.wait(timeout=120)

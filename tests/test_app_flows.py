@@ -141,10 +141,11 @@ async def test_cancel_generation_keeps_partial_text(tiny_model_dir: Path) -> Non
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
         editor = await open_editor(pilot, session.id, section_id)
-        # Hold the model once some of its prose has streamed in (after the template's own wording).
-        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
+        # Hold the model once some of its prose has been handed over, and wait until it shows.
+        gate = Gate(app, after_chars=30)
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
+        await until(pilot, lambda: len(editor.area.text) > len(editor.preface) + 20, what="the streamed text shown")
         await pilot.press("escape")
         gate.release()
         await until(pilot, lambda: not editor.generating, what="cancellation")
@@ -204,10 +205,11 @@ async def test_keys_are_handled_during_a_generation(tiny_model_dir: Path) -> Non
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
         editor = await open_editor(pilot, session.id, section_id)
-        # Hold the model once some of its prose has streamed in (after the template's own wording).
-        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
+        # Hold the model once some of its prose has been handed over, and wait until it shows.
+        gate = Gate(app, after_chars=30)
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
+        await until(pilot, lambda: len(editor.area.text) > len(editor.preface) + 20, what="the streamed text shown")
         await pilot.press("tab")  # focus moves to the examples panel
         assert editor.generating and app.focused is editor.query_one("#editor-examples")
         await pilot.press("f1")  # help opens while the model is still writing
@@ -313,10 +315,11 @@ async def test_leaving_the_editor_mid_generation_stops_it_safely(tiny_model_dir:
     app = make_app(tiny_model_dir, section_tokens=400)
     async with app.run_test(size=SIZE) as pilot:
         editor = await open_editor(pilot, session.id, section_id)
-        # Hold the model once some of its prose has streamed in (after the template's own wording).
-        gate = Gate(app, when=lambda: len(editor.area.text) > len(editor.preface) + 30)
+        # Hold the model once some of its prose has been handed over, and wait until it shows.
+        gate = Gate(app, after_chars=30)
         await pilot.press("ctrl+g")
         await until(pilot, gate.reached.is_set, what="a generation under way")
+        await until(pilot, lambda: len(editor.area.text) > len(editor.preface) + 20, what="the streamed text shown")
         shown = editor.area.text
         await pilot.press("ctrl+o")  # back to the outline while the model is mid-section
         assert screen_name(pilot) == "OutlineScreen"

@@ -141,3 +141,12 @@ def test_streamed_text_is_relayed_in_order_without_waiting_for_the_ui() -> None:
     assert "".join(shown) == "".join(chunks)
     assert len(shown) == 4 and len(posted) == 4  # one notice and one update per batch, not per chunk
     assert all(isinstance(m, StreamRelay.Arrived) and m.relay is relay for m in posted)
+
+
+def test_the_screen_takes_streamed_text_at_most_ten_times_a_second() -> None:
+    from assistant.app.stream_relay import MIN_INTERVAL
+
+    relay = StreamRelay(SimpleNamespace(post_message=lambda m: None), lambda text: None)  # type: ignore[arg-type]
+    assert relay.due_in() == 0  # the first text shows at once
+    relay.flush()
+    assert 0 < relay.due_in() <= MIN_INTERVAL == 0.1  # the next waits, and takes all that came meanwhile

@@ -364,6 +364,17 @@ def test_a_sentence_naming_nothing_of_the_document_is_dropped() -> None:
     assert guards.ungrounded_sentences("in good repair.", grounds, opening="This matters because") == ["in good repair."]
 
 
+def test_a_sentence_bringing_in_a_name_nobody_gave_is_dropped() -> None:
+    grounds = "# Move search to OpenSearch\nProduct search runs as SQL LIKE queries on PostgreSQL."
+    invented = "Google has created a new way to search that no other engine has."
+    assert guards.ungrounded_sentences(invented, grounds, opening="As a result of this decision,") == [invented]
+    kept = "Search runs on OpenSearch, and PostgreSQL stays the source of truth."
+    assert guards.ungrounded_sentences(f"{kept} Later, Kibana shows it.", grounds) == ["Later, Kibana shows it."]
+    # a sentence's own first word, a list item's, or a restarted one after "because" is no name
+    assert guards.ungrounded_sentences("* Good, because search gets faster.", grounds) == []
+    assert guards.ungrounded_sentences("It makes search faster.", grounds, opening="We chose this because") == []
+
+
 def test_a_required_section_with_nothing_grounded_keeps_its_text_and_validate_asks_to_check_it(scripted) -> None:
     scripted("We will have to pay for more load balancers next year.")
     sid = drafting.new_session("adr-nygard", values=ADR).id

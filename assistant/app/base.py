@@ -67,7 +67,11 @@ class DraftpadScreen(Screen):
 
     @on(StreamRelay.Arrived)
     def _stream_arrived(self, message: StreamRelay.Arrived) -> None:
-        message.relay.flush()
+        wait = message.relay.due_in()
+        if wait > 0:
+            self.set_timer(wait, message.relay.flush)
+        else:
+            message.relay.flush()
 
     @work(thread=True, group="document")
     def read_document(self, path: str) -> None:

@@ -175,7 +175,9 @@ def finish_sentence(prose: str) -> str:
 
 
 _FIGURE = re.compile(r"(?:\bRs\b\.?|\bINR\b|₹|\$)\s*(?:\d|$|(?=[A-Z]))|\b\d{1,3}(?:,\d{2,3})+\b|\b\d{4,}\b"
-                     r"|\b\d{1,2}(?:st|nd|rd|th)\s+day\s+of\b", re.I)
+                     r"|\b\d{1,2}(?:st|nd|rd|th)\s+day\s+of\b|\b\d+(?:\.\d+)?\s*(?:%|per\s*cent\b|percent\b)"
+                     r"|\b\d+(?:\.\d+)?\s+(?:hundred|thousand|lakhs?|crores?|million|billion|dollars?|rupees?|euros?)\b",
+                     re.I)
 
 
 def drop_unasked_figures(text: str) -> tuple[str, int]:
@@ -219,11 +221,31 @@ def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str
     the document ("The Lessee shall also keep the said Premises"), that sentence is grounded by it;
     a generic one ("This matters because") grounds nothing."""
     known = _content_stems(grounds)
+    names = {w.casefold() for w in re.findall(r"[A-Za-z][\w-]*", grounds)}
     found = sentences(text)
     lead = re.split(r"(?<=[.!?:])\s+|\n\s*\n", opening.strip())[-1]  # the unfinished sentence it ends on
     anchored = bool(found) and bool(_content_stems(lead) & known)
+    finishes = bool(lead) and not lead.rstrip().endswith((".", "!", "?", ":"))  # the first sentence goes on from it
     return [s for n, s in enumerate(found)
-            if not (n == 0 and anchored) and (stems := _content_stems(s)) and not stems & known]
+            if (not (n == 0 and anchored) and (stems := _content_stems(s)) and not stems & known)
+            or invented_names(s, names, starts_sentence=not (n == 0 and finishes))]
+
+
+def invented_names(sentence: str, known: set[str], starts_sentence: bool = True) -> list[str]:
+    """Names in `sentence` (capitalised words, but for the one opening a sentence) that `known`
+    (the document's words, case-folded) lacks: "Google has created a precedent ... of Google
+    Chrome" under a decision to move search to OpenSearch. A sentence that brings in a name nobody
+    gave is the model's guess, however many of the document's words it also has."""
+    words = re.findall(r"(?<![\w'’-])[A-Za-z][\w-]*", sentence)
+    # a sentence that finishes a template's ("We chose this because It ...") may still open with
+    # a capital, as if it were its own: that is no name
+    if words and (starts_sentence or words[0].casefold() in _OPENERS):
+        words = words[1:]
+    return [w for w in words if w[0].isupper() and w != "I" and w.casefold() not in known]
+
+
+_OPENERS = {"the", "this", "that", "these", "those", "it", "its", "we", "our", "they", "their", "there", "a", "an",
+            "in", "as", "for", "to", "if", "when", "with", "by", "all", "each", "any", "some"}
 
 
 _NEGATION = re.compile(r"\b(?:not|no longer|never|cannot|can't|won't|isn't|aren't|don't|doesn't|instead of|"
