@@ -211,7 +211,7 @@ def _content_stems(text: str) -> set[str]:
     return {_stem(w) for w in (w.casefold() for w in _CONTENT_WORD.findall(text)) if w not in _COMMON}
 
 
-def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str]:
+def ungrounded_sentences(text: str, grounds: str, opening: str = "", names: bool = True) -> list[str]:
     """The sentences of `text` that share no content word with `grounds` (the document's own
     title, facts and other sections): "We chose to use MongoDB." under a decision to adopt an ORM,
     "The same can be said about many modern web applications." A sentence on the document's
@@ -219,16 +219,17 @@ def ungrounded_sentences(text: str, grounds: str, opening: str = "") -> list[str
 
     `opening` is the fixed wording the text's first sentence finishes: when it names something of
     the document ("The Lessee shall also keep the said Premises"), that sentence is grounded by it;
-    a generic one ("This matters because") grounds nothing."""
+    a generic one ("This matters because") grounds nothing. With `names`, a sentence that brings
+    in a name the document lacks is ungrounded too (see invented_names)."""
     known = _content_stems(grounds)
-    names = {w.casefold() for w in re.findall(r"[A-Za-z][\w-]*", grounds)}
+    known_words = {w.casefold() for w in re.findall(r"[A-Za-z][\w-]*", grounds)}
     found = sentences(text)
     lead = re.split(r"(?<=[.!?:])\s+|\n\s*\n", opening.strip())[-1]  # the unfinished sentence it ends on
     anchored = bool(found) and bool(_content_stems(lead) & known)
     finishes = bool(lead) and not lead.rstrip().endswith((".", "!", "?", ":"))  # the first sentence goes on from it
     return [s for n, s in enumerate(found)
             if (not (n == 0 and anchored) and (stems := _content_stems(s)) and not stems & known)
-            or invented_names(s, names, starts_sentence=not (n == 0 and finishes))]
+            or (names and invented_names(s, known_words, starts_sentence=not (n == 0 and finishes)))]
 
 
 def invented_names(sentence: str, known: set[str], starts_sentence: bool = True) -> list[str]:

@@ -207,7 +207,9 @@ def draft_section(store: SessionStore, session_id: int, section_id: int, lm: obj
         invented = 0
         if not figures_given:
             prose, invented = guards.drop_unasked_figures(prose)
-        unsupported = guards.ungrounded_sentences(prose, grounds, opening=continues)
+        # A server's larger model names what it knows ("SQLite ships with Python"); the embedded
+        # model's names are guesses ("Google has created a new way to search").
+        unsupported = guards.ungrounded_sentences(prose, grounds, opening=continues, names=shape == "continue")
         unsupported += [c for c in guards.contradicting_sentences(prose, facts) if c not in unsupported]
         return guards.Attempt(guards.finish_sentence(guards.drop_sentences(prose, unsupported)), result, watch,
                               echoed + stuttered + near + invented + len(unsupported), unsupported,
