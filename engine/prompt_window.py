@@ -6,6 +6,11 @@ window's start must stay put while the person types at the end of the text.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TypeVar
+
+Shown = TypeVar("Shown")  # a suggestion dataclass with a `text`
+
 # The window moves in steps of this many characters.
 WINDOW_STEP = 512
 TAIL_CHARS = 1500
@@ -44,3 +49,9 @@ def after_typed_space(text: str) -> str | None:
     it does not start with a space (it would go on with the word the person has ended)."""
     rest = text[1:] if text.startswith(" ") else ""
     return rest if rest.strip() else None
+
+
+def after_the_space(found: list[Shown]) -> list[Shown]:
+    """The suggestions for the text before a typed space, as what each says after it (those that
+    do not start with a space go)."""
+    return [replace(s, text=rest) for s in found if (rest := after_typed_space(s.text)) is not None]

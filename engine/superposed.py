@@ -15,7 +15,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -23,7 +23,7 @@ import torch
 from engine.errors import UserError
 from engine.loading import LoadedModel
 from engine.ngram import NgramModel
-from engine.prompt_window import TAIL_CHARS, after_typed_space, prompt_text, without_typed_space
+from engine.prompt_window import TAIL_CHARS, after_the_space, prompt_text, without_typed_space
 from engine.sequence import Sequence as KVSequence, prefill, remember
 from engine.tree import DraftTree, Trie, select
 
@@ -241,13 +241,13 @@ def cut_draft(tokens: list[int], tree: DraftTree, logprobs: torch.Tensor, floor:
     if grow:
         best_lp, best = logprobs[node].max(dim=-1)
         token = int(best)
-        goes_on = stops.whole_words and stops.piece(token)[:1].isalnum()  # with the last word: it is cut
-        if goes_on and not stops.ends_before(token, len(kept)):
-            kept = drop_cut_word(kept, stops.piece)
-            lps = lps[:len(kept)]
-        elif not stops.ends_before(token, len(kept)) and stops.may_end_on(token):
-            kept.append(token)
-            lps.append(float(best_lp))
+        if not stops.ends_before(token, len(kept)):
+            if stops.whole_words and stops.piece(token)[:1].isalnum():  # the model goes on with the last word
+                kept = drop_cut_word(kept, stops.piece)
+                lps = lps[:len(kept)]
+            elif stops.may_end_on(token):
+                kept.append(token)
+                lps.append(float(best_lp))
     return _Draft(kept, sum(lps), complete) if kept else None
 
 
@@ -427,6 +427,4 @@ def suggest(lm: LoadedModel, prefix: str, k: int = 3, max_tokens: int = 16, ngra
     ids = suggestion_prompt_ids(lm, prefix, style, heading=heading)
     found = superposed_decode(lm, ids, k=k, max_tokens=max_tokens, ngram=ngram, whole_words=True,
                               **options).suggestions
-    if not spaced:
-        return found
-    return [replace(s, text=rest) for s in found if (rest := after_typed_space(s.text)) is not None]
+    return after_the_space(found) if spaced else found

@@ -386,7 +386,7 @@ def _without_unfinished(paragraph: str) -> str:
 
 
 # Prose that opens a list item or a heading of its own.
-_NEW_ITEM = re.compile(r"(?:[*+-]|\d+[.)]|#+)\s")
+_NEW_ITEM = re.compile(rf"{_ITEM_MARK.pattern}|#+\s")
 _LIST_MARKER = re.compile(r"\s*(?:\d+|[a-z]|[ivxlc]+)[.)]\s*")
 
 # A small model continuing "We chose this because" sometimes starts a new sentence ("The way we

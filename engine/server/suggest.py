@@ -8,11 +8,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import UserError
-from engine.prompt_window import TAIL_CHARS, after_typed_space, prompt_text, without_typed_space
+from engine.prompt_window import TAIL_CHARS, after_the_space, prompt_text, without_typed_space
 from engine.server.client import ServerError
 from engine.server.model import ServerModel
 
@@ -183,8 +183,7 @@ def suggest(lm: ServerModel, prefix: str, k: int = 3, max_tokens: int = 16, *, c
     outcome.suggestions = sorted(found.items, key=lambda s: -s.score) if any(s.score for s in found.items) \
         else found.items
     if spaced:
-        outcome.suggestions = [replace(s, text=rest) for s in outcome.suggestions
-                               if (rest := after_typed_space(s.text)) is not None]
+        outcome.suggestions = after_the_space(outcome.suggestions)
     return outcome
 
 
