@@ -222,7 +222,7 @@ def ungrounded_sentences(text: str, grounds: str, opening: str = "", names: bool
     a generic one ("This matters because") grounds nothing. With `names`, a sentence that brings
     in a name the document lacks is ungrounded too (see invented_names)."""
     known = _content_stems(grounds)
-    known_words = {w.casefold() for w in re.findall(r"[A-Za-z][\w-]*", grounds)}
+    known_words = {w.casefold() for w in re.findall(r"[A-Za-z][\w-]*", grounds)} if names else set()
     found = sentences(text)
     lead = re.split(r"(?<=[.!?:])\s+|\n\s*\n", opening.strip())[-1]  # the unfinished sentence it ends on
     anchored = bool(found) and bool(_content_stems(lead) & known)
